@@ -1,0 +1,60 @@
+# fer-study: `make report` builds the full report, `make test` runs the tests. `make` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+STAMP    := $(VENV)/.installed
+PROFILE  ?= auto
+FER2013_ZIP ?=
+export FER2013_ZIP
+
+PACKAGE  := $(wildcard fer_utils/*.py) pyproject.toml
+NAMES    := 01-data-exploration 02-training 03-evaluation 04-error-analysis 05-webcam-demo
+REPORTS  := $(addprefix reports/,$(addsuffix .ipynb,$(NAMES)))
+PROFILE_STAMP := reports/.profile-$(PROFILE)
+
+.PHONY: help setup data report smoke test lint lab clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@echo "  options: PROFILE=auto|smoke|cpu|full|seed (auto: full on a GPU, cpu otherwise), FER2013_ZIP=path/to/fer2013.zip"
+
+setup: $(STAMP) ## create .venv with everything installed, and a Jupyter kernel "fer-study"
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --user --name fer-study --display-name "Python (fer-study)"
+	touch $@
+
+data: $(STAMP) ## obtain and verify FER2013 in data/fer2013 (from a folder, FER2013_ZIP, fer2013.csv or Kaggle)
+	$(PY) -c "from fer_utils.data import load_arrays; load_arrays()"
+
+# One executed notebook per report; each depends on its notebook, the package and the report before it.
+$(PROFILE_STAMP): | $(STAMP)
+	mkdir -p reports && rm -f reports/.profile-* && touch $@
+
+reports/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(PROFILE_STAMP) | $(STAMP)
+	$(PY) -m fer_utils.pipeline --profile $(PROFILE) --only $*
+
+$(foreach i,2 3 4 5,$(eval $(word $(i),$(REPORTS)): $(word $(shell expr $(i) - 1),$(REPORTS))))
+
+report: $(REPORTS) ## run all notebooks on PROFILE into reports/ (executed .ipynb + HTML)
+
+smoke: ## run all notebooks on the smoke profile (seconds, tiny data)
+	$(MAKE) report PROFILE=smoke
+
+test: $(STAMP) ## run the tests, including a smoke run of the whole pipeline
+	$(PY) -m pytest
+
+lint: $(STAMP) ## check the code with ruff
+	$(VENV)/bin/ruff check fer_utils tests benchmarks
+
+lab: $(STAMP) ## open JupyterLab on the notebooks
+	$(VENV)/bin/jupyter lab notebooks
+
+clean: ## remove reports and caches (keeps .venv, data and trained runs)
+	rm -rf reports .pytest_cache .ruff_cache data/cache

@@ -1,0 +1,20 @@
+"""Where the project keeps its data, configs, reports and models."""
+
+import os
+from pathlib import Path
+
+
+def project_root() -> Path:
+    """The repository root: ``FER_PROJECT_ROOT``, else the checkout that holds this package."""
+    if os.environ.get("FER_PROJECT_ROOT"):
+        return Path(os.environ["FER_PROJECT_ROOT"]).resolve()
+    return Path(__file__).resolve().parents[1]
+
+
+ROOT = project_root()
+DATA_DIR = ROOT / "data"
+CONFIG_DIR = ROOT / "configs"
+REPORTS_DIR = Path(os.environ.get("FER_REPORTS_DIR") or ROOT / "reports")
+MODELS_DIR = ROOT / "models"
+RUNS_DIR = ROOT / "runs"
+NOTEBOOKS_DIR = ROOT / "notebooks"

@@ -1,0 +1,55 @@
+import os
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_utils import EMOTIONS
+from fer_utils.paths import ROOT
+
+SAMPLE_DIR = ROOT / "tests" / "data" / "fer2013-sample"
+
+
+def write_tiny_fer(folder: Path, train: int = 4, public: int = 2, private: int = 1, seed: int = 0) -> Path:
+    """A tiny FER2013 in Kaggle layout with random PNG faces (lossless, so arrays can be compared exactly)."""
+    rng = np.random.default_rng(seed)
+    for label, name in enumerate(EMOTIONS):
+        files = [("train", f"Training_{label}{i:03d}.png") for i in range(train)]
+        files += [("test", f"PublicTest_{label}{i:03d}.png") for i in range(public)]
+        files += [("test", f"PrivateTest_{label}{i:03d}.png") for i in range(private)]
+        for split, file_name in files:
+            path = folder / split / name / file_name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), rng.integers(0, 256, (48, 48), dtype=np.uint8))
+    return folder
+
+
+def zip_folder(folder: Path, archive: Path, prefix: str = "") -> Path:
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, prefix + path.relative_to(folder).as_posix())
+    return archive
+
+
+@pytest.fixture
+def tiny_fer(tmp_path) -> Path:
+    return write_tiny_fer(tmp_path / "source")
+
+
+@pytest.fixture
+def no_sources(monkeypatch, tmp_path):
+    """No FER2013 source in the environment, and no Kaggle credentials."""
+    for var in ("FER2013_ZIP", "FER2013_DIR", "FER2013_CSV", "KAGGLE_USERNAME", "KAGGLE_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+def real_fer2013() -> dict:
+    """Pipeline parameters that point at the real FER2013 when this machine has it, else at the committed sample."""
+    archive = os.environ.get("FER2013_ZIP")
+    if (ROOT / "data" / "fer2013" / "train").is_dir() or (archive and Path(archive).is_file()):
+        return {}
+    return {"data_dir": str(SAMPLE_DIR)}
