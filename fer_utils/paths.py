@@ -16,5 +16,5 @@ DATA_DIR = ROOT / "data"
 CONFIG_DIR = ROOT / "configs"
 REPORTS_DIR = Path(os.environ.get("FER_REPORTS_DIR") or ROOT / "reports")
 MODELS_DIR = ROOT / "models"
-RUNS_DIR = ROOT / "runs"
+RUNS_DIR = Path(os.environ.get("FER_RUNS_DIR") or ROOT / "runs")
 NOTEBOOKS_DIR = ROOT / "notebooks"

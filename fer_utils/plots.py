@@ -81,3 +81,24 @@ def faces(images, titles=(), columns: int = 8, path=None):
         ax.set_title(title, fontsize=7)
     save(fig, path)
     return fig
+
+
+def learning_curves(history: list[dict], path=None):
+    """Loss and accuracy per epoch, train against validation, and the learning rate."""
+    epochs = [h["epoch"] for h in history]
+    fig, (loss_ax, acc_ax, lr_ax) = plt.subplots(1, 3, figsize=(13, 3.4))
+    for key, label in (("train", "train (augmented)"), ("val", "validation")):
+        loss_ax.plot(epochs, [h[f"{key}_loss"] for h in history], marker=".", label=label)
+        acc_ax.plot(epochs, [h[f"{key}_acc"] for h in history], marker=".", label=label)
+    best = max(history, key=lambda h: h["val_acc"])
+    acc_ax.axvline(best["epoch"], color="grey", ls=":", lw=1)
+    acc_ax.annotate(f"best {best['val_acc']:.3f}", (best["epoch"], best["val_acc"]), fontsize=8,
+                    xytext=(4, -12), textcoords="offset points")
+    lr_ax.plot(epochs, [h["lr"] for h in history], marker=".")
+    loss_ax.set(title="loss", xlabel="epoch")
+    acc_ax.set(title="accuracy", xlabel="epoch")
+    lr_ax.set(title="learning rate (end of epoch)", xlabel="epoch")
+    loss_ax.legend()
+    fig.tight_layout()
+    save(fig, path)
+    return fig

@@ -8,7 +8,6 @@ atomic per-epoch checkpoints and resume.
 import argparse
 import json
 import math
-import os
 import platform
 import shutil
 import subprocess
@@ -105,7 +104,8 @@ def provenance(device: torch.device, data_hash: str, config: dict) -> dict:
     import torchvision
 
     return {"git_commit": git_commit(), "fer_utils": __version__, "python": platform.python_version(),
-            "torch": str(torch.__version__), "torchvision": str(torchvision.__version__), "device": describe_device(device),
+            "torch": str(torch.__version__), "torchvision": str(torchvision.__version__),
+            "device": describe_device(device),
             "data_hash": data_hash, "profile": config["profile"]}
 
 
@@ -153,7 +153,8 @@ def reference_loader(config: dict, model_cfg: dict, train_index: np.ndarray, see
         transforms.RandomRotation(config["rotation"]),
         transforms.RandomCrop(size, padding=pad),
         transforms.ToTensor(),
-        transforms.Normalize([model_cfg["mean"]] * model_cfg["in_channels"], [model_cfg["std"]] * model_cfg["in_channels"]),
+        transforms.Normalize([model_cfg["mean"]] * model_cfg["in_channels"],
+                             [model_cfg["std"]] * model_cfg["in_channels"]),
     ])
     dataset = Subset(imagefolder(config["data_dir"] or None, "train", tf), train_index.tolist())
     return DataLoader(dataset, batch_size=config["batch_size"], shuffle=True, drop_last=True,
@@ -203,6 +204,26 @@ def evaluate(model, images: torch.Tensor, labels: torch.Tensor, model_cfg: dict,
     return total_loss / max(len(labels), 1), correct / max(len(labels), 1)
 
 
+def train_step(model, optimizer, schedule, x, y, config: dict, bf16: bool, channels_last: bool,
+               generator: torch.Generator, loss_weights: torch.Tensor | None = None) -> tuple[float, int]:
+    """One optimisation step on a prepared batch; returns its loss and the number of correct predictions."""
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x, y_a, y_b, lam = mix(x, y, config, generator)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        logits = model(x)
+    logits = logits.float()
+    smoothing = config["label_smoothing"]
+    loss = lam * F.cross_entropy(logits, y_a, weight=loss_weights, label_smoothing=smoothing)
+    if lam < 1.0:
+        loss = loss + (1 - lam) * F.cross_entropy(logits, y_b, weight=loss_weights, label_smoothing=smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    schedule.step()
+    return loss.item(), int((logits.argmax(1) == y_a).sum())
+
+
 def make_optimizer(model, config: dict):
     if config["optimizer"] == "adam":
         return torch.optim.Adam(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
@@ -231,7 +252,8 @@ def run_dir_for(config: dict, runs_dir: Path) -> Path:
     if last.exists():
         saved = load_checkpoint(last)
         if saved.get("config") != config:
-            archive = run_dir.with_name(f"{run_dir.name}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(last.stat().st_mtime))}")
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(last.stat().st_mtime))
+            archive = run_dir.with_name(f"{run_dir.name}-{stamp}")
             print(f"{run_dir} holds a run with another configuration; moved it to {archive}")
             shutil.move(str(run_dir), archive)
     return run_dir
@@ -251,7 +273,8 @@ def train(profile: str | None = None, overrides: dict | None = None, runs_dir: P
     torch.manual_seed(config["seed"])
     device = pick_device(config["device"])
     bf16, channels_last = use_bf16(config, device), use_channels_last(config, device)
-    print(f"profile {config['profile']}: bf16 {'on' if bf16 else 'off'}, channels_last {'on' if channels_last else 'off'}, "
+    print(f"profile {config['profile']}: bf16 {'on' if bf16 else 'off'}, "
+          f"channels_last {'on' if channels_last else 'off'}, "
           f"{config['pipeline']} input pipeline")
 
     if arrays is None:
@@ -272,8 +295,9 @@ def train(profile: str | None = None, overrides: dict | None = None, runs_dir: P
 
     images = torch.from_numpy(train_all.images).to(device)
     labels = torch.from_numpy(train_all.labels).to(device)
-    train_images, train_labels = images[torch.from_numpy(train_index).to(device)], labels[torch.from_numpy(train_index).to(device)]
-    val_images, val_labels = images[torch.from_numpy(val_index).to(device)], labels[torch.from_numpy(val_index).to(device)]
+    train_on, val_on = torch.from_numpy(train_index).to(device), torch.from_numpy(val_index).to(device)
+    train_images, train_labels = images[train_on], labels[train_on]
+    val_images, val_labels = images[val_on], labels[val_on]
     weights = class_weights(train_all.labels[train_index]).to(device)
     sample_weights = weights[train_labels].float() if config["balance"] == "sampler" else None
     loss_weights = weights if config["balance"] == "loss" else None
@@ -293,7 +317,8 @@ def train(profile: str | None = None, overrides: dict | None = None, runs_dir: P
         schedule.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
-        history, best_acc, start_epoch, elapsed = state["history"], state["best_val_acc"], state["epoch"], state["wall_s"]
+        history, best_acc = state["history"], state["best_val_acc"]
+        start_epoch, elapsed = state["epoch"], state["wall_s"]
         print(f"resuming {run_dir} at epoch {start_epoch + 1}")
     run_dir.mkdir(parents=True, exist_ok=True)
     step_fn = torch.compile(model) if config["compile"] else model
@@ -312,23 +337,11 @@ def train(profile: str | None = None, overrides: dict | None = None, runs_dir: P
             batches = fast_batches(train_images, train_labels, config, model_cfg, generator, sample_weights)
         seen, loss_sum, correct = 0, 0.0, 0
         for x, y in tqdm(batches, desc=f"epoch {epoch + 1}", total=steps_per_epoch, leave=False, disable=not progress):
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            x, y_a, y_b, lam = mix(x, y, config, generator)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                logits = step_fn(x)
-            logits = logits.float()
-            loss = lam * F.cross_entropy(logits, y_a, weight=loss_weights, label_smoothing=config["label_smoothing"])
-            if lam < 1.0:
-                loss = loss + (1 - lam) * F.cross_entropy(logits, y_b, weight=loss_weights,
-                                                          label_smoothing=config["label_smoothing"])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
+            loss, hits = train_step(step_fn, optimizer, schedule, x, y, config, bf16, channels_last, generator,
+                                    loss_weights)
             seen += len(y)
-            loss_sum += loss.item() * len(y)
-            correct += (logits.argmax(1) == y_a).sum().item()
+            loss_sum += loss * len(y)
+            correct += hits
         val_loss, val_acc = evaluate(model, val_images, val_labels, model_cfg, bf16, channels_last)
         seconds = time.perf_counter() - started
         elapsed += seconds
@@ -356,7 +369,8 @@ def train(profile: str | None = None, overrides: dict | None = None, runs_dir: P
 
 def summarise(state: dict, run_dir: Path) -> dict:
     best = max(state["history"], key=lambda h: h["val_acc"])
-    return {"run_dir": str(run_dir), "best_checkpoint": str(run_dir / "best.pt"), "last_checkpoint": str(run_dir / "last.pt"),
+    return {"run_dir": str(run_dir), "best_checkpoint": str(run_dir / "best.pt"),
+            "last_checkpoint": str(run_dir / "last.pt"),
             "best_epoch": best["epoch"], "best_val_acc": best["val_acc"], "epochs": state["epoch"],
             "wall_s": state["wall_s"], "history": state["history"], "info": state["info"],
             "provenance": state["provenance"], "config": state["config"]}
@@ -380,8 +394,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu", help="configs/<name>.yaml (smoke, cpu, full, seed)")
     parser.add_argument("--device", help="auto, cuda, mps or cpu (overrides the profile)")
-    parser.add_argument("--runs-dir", type=Path, default=Path(os.environ.get("FER_RUNS_DIR") or RUNS_DIR))
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help=f"override options: {', '.join(DEFAULTS)}")
+    parser.add_argument("--runs-dir", type=Path, default=RUNS_DIR)
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help=f"override options: {', '.join(DEFAULTS)}")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bars (for logs)")
     args = parser.parse_args(argv)
     overrides = parse_set(args.set)

@@ -1,0 +1,96 @@
+"""Training throughput, side by side in one run: the original input pipeline against ours.
+
+original: ImageFolder + PIL transforms + DataLoader, fp32, batch 32 (the study's recipe)
+ours:     uint8 faces on the device, batched augmentation there, bf16 autocast where it pays, the profile's batch
+
+Both train the same model variant (the profile's stem, channels and input size) on the same device. Prints a table,
+then a final line of JSON with both rates and their ratio.
+
+    python benchmarks/train_throughput.py [--profile cpu] [--images 1536] [--device auto]
+"""
+
+import argparse
+import json
+import time
+
+import torch
+
+from fer_utils.data import load_arrays, pixel_stats
+from fer_utils.device import describe_device, pick_device
+from fer_utils.models import build_model, model_config
+from fer_utils.train import (fast_batches, make_optimizer, make_schedule, reference_loader, resolve_config,
+                             train_step, use_bf16, use_channels_last)
+
+
+def images_per_second(config: dict, model_cfg: dict, device: torch.device, batches, images: int,
+                      bf16: bool, channels_last: bool, warmup: int = 3) -> float:
+    """Train on ``batches`` until ``images`` images have passed after ``warmup`` steps; return images/second."""
+    torch.manual_seed(0)
+    model, _ = build_model(model_cfg["stem"], model_cfg["in_channels"])
+    model = model.to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    model.train()
+    optimizer = make_optimizer(model, config)
+    schedule = make_schedule(optimizer, {**config, "schedule": "none"}, 1)
+    generator = torch.Generator(device=device).manual_seed(0)
+    seen, started = 0, None
+    for step, (x, y) in enumerate(batches):
+        if step == warmup:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            started = time.perf_counter()
+        train_step(model, optimizer, schedule, x.to(device), y.to(device), config, bf16, channels_last, generator)
+        if started is not None:
+            seen += len(y)
+            if seen >= images:
+                break
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return seen / (time.perf_counter() - started)
+
+
+def forever(make_batches):
+    while True:
+        yield from make_batches()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--images", type=int, default=1536, help="images timed per pipeline")
+    args = parser.parse_args()
+
+    config = resolve_config(args.profile, {"device": args.device})
+    device = pick_device(config["device"])
+    arrays = load_arrays(verbose=False).split("train")
+    mean, std = pixel_stats(arrays.images)
+    model_cfg = model_config(config["stem"], config["in_channels"], config["input_size"], mean, std)
+    index = torch.arange(len(arrays))
+
+    original_cfg = {**config, "batch_size": 32, "amp": "off", "channels_last": "off", "mixup": 0.0, "cutmix": 0.0}
+    loader = reference_loader(original_cfg, model_cfg, index.numpy(), seed=0)
+    original = images_per_second(original_cfg, model_cfg, device, forever(lambda: loader), args.images,
+                                 bf16=False, channels_last=False)
+
+    faces, labels = torch.from_numpy(arrays.images).to(device), torch.from_numpy(arrays.labels).to(device)
+    generator = torch.Generator(device=device).manual_seed(0)
+    ours_batches = forever(lambda: fast_batches(faces, labels, config, model_cfg, generator, None))
+    bf16, channels_last = use_bf16(config, device), use_channels_last(config, device)
+    ours = images_per_second(config, model_cfg, device, ours_batches, args.images, bf16, channels_last)
+
+    variant = f"resnet18 stem={model_cfg['stem']} {model_cfg['input_size']}px x{model_cfg['in_channels']}"
+    print(f"\ndevice: {describe_device(device)}; model: {variant}; {args.images} images timed per pipeline\n")
+    print(f"{'pipeline':<62} {'images/s':>9}")
+    print(f"{'original: ImageFolder + PIL + DataLoader, fp32, batch 32':<62} {original:>9.1f}")
+    ours_name = f"ours: uint8 on device, batched aug, {'bf16' if bf16 else 'fp32'}, batch {config['batch_size']}"
+    print(f"{ours_name:<62} {ours:>9.1f}")
+    print(f"{'ratio':<62} {ours / original:>9.2f}x\n")
+    print(json.dumps({"benchmark": "train_throughput", "device": describe_device(device), "model": variant,
+                      "original_images_per_s": round(original, 1), "ours_images_per_s": round(ours, 1),
+                      "ratio": round(ours / original, 2), "bf16": bf16, "batch_size": config["batch_size"]}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import write_tiny_fer
+from torchvision.models import resnet18
+
+import fer_utils
+from fer_utils import augment, models, train
+from fer_utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from fer_utils.classifier import load_classifier, to_faces
+
+TINY = {"epochs": 3, "batch_size": 16, "stem": "imagenet", "optimizer": "adam", "lr": 0.003, "schedule": "cosine"}
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    return write_tiny_fer(tmp_path_factory.mktemp("fer"), train=24, public=2, private=2)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_data, tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    return train.train("smoke", {**TINY, "data_dir": str(tiny_data)}, runs, progress=False)
+
+
+@pytest.mark.parametrize("stem", models.STEMS)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_model_output_shape(stem, channels):
+    model, init = models.build_model(stem, channels)
+    assert init == "random"
+    assert model.eval()(torch.zeros(2, channels, 48, 48)).shape == (2, 7)
+    assert model(torch.zeros(1, channels, 64, 64)).shape == (1, 7)
+
+
+@pytest.fixture
+def imagenet_cache(tmp_path, monkeypatch):
+    """A torch hub cache holding a ResNet18 state dict under torchvision's IMAGENET1K_V1 file name."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    state = resnet18(num_classes=1000).state_dict()
+    name = models.ResNet18_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+    (tmp_path / "torch" / "hub" / "checkpoints").mkdir(parents=True)
+    torch.save(state, tmp_path / "torch" / "hub" / "checkpoints" / name)
+    return state
+
+
+def test_imagenet_weights_load_from_the_torch_cache(imagenet_cache):
+    model, init = models.build_model("imagenet", 1, weights="imagenet", on_missing_weights="fail")
+    assert init == "imagenet"
+    torch.testing.assert_close(model.conv1.weight, imagenet_cache["conv1.weight"].sum(dim=1, keepdim=True))
+    torch.testing.assert_close(model.layer4[1].conv2.weight, imagenet_cache["layer4.1.conv2.weight"])
+    assert model.fc.out_features == 7
+    three, _ = models.build_model("imagenet", 3, weights="imagenet")
+    torch.testing.assert_close(three.conv1.weight, imagenet_cache["conv1.weight"])
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+
+    def refuse(*args, **kwargs):
+        raise urllib.error.URLError("no internet in this test")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+
+
+def test_missing_weights_fall_back_loudly_or_fail(offline):
+    with pytest.warns(UserWarning, match="ImageNet weights for ResNet18 are unavailable.*random initialisation"):
+        model, init = models.build_model("imagenet", 3, weights="imagenet")
+    assert init == "random (imagenet weights unavailable)" and model.fc.out_features == 7
+    with pytest.raises(models.WeightsUnavailable, match="place resnet18-"):
+        models.build_model("imagenet", 3, weights="imagenet", on_missing_weights="fail")
+
+
+def test_fallback_is_recorded_in_the_run(offline, tiny_data, tmp_path):
+    with pytest.warns(UserWarning, match="unavailable"):
+        result = train.train("smoke", {**TINY, "epochs": 1, "weights": "imagenet", "data_dir": str(tiny_data)},
+                             tmp_path, progress=False)
+    assert result["info"]["init"] == "random (imagenet weights unavailable)"
+    assert load_checkpoint(result["best_checkpoint"])["info"]["init"] == result["info"]["init"]
+
+
+def faces_encoding_labels(n=64):
+    """uint8 faces whose constant grey level encodes their label."""
+    labels = torch.arange(n) % 7
+    return (labels * 30 + 10).to(torch.uint8).view(n, 1, 1).expand(n, 48, 48).contiguous(), labels
+
+
+def test_augment_shape_dtype_and_range():
+    faces = torch.randint(0, 256, (8, 48, 48), dtype=torch.uint8)
+    for size, channels in ((48, 1), (64, 3)):
+        x = augment.augment(faces, size, 0.5, 0.25, channels, torch.Generator().manual_seed(0), erasing=0.5)
+        assert x.shape == (8, channels, size, size) and x.dtype == torch.float32
+        assert x.min() >= (0 - 0.5) / 0.25 - 1e-5 and x.max() <= (1 - 0.5) / 0.25 + 1e-5
+
+
+def test_flip_really_flips():
+    faces = torch.randint(0, 256, (4, 48, 48), dtype=torch.uint8)
+    flipped = augment.augment(faces, 48, 0.0, 1.0, 1, flip=1.0, rotation=0, translate=0, scale=0)
+    torch.testing.assert_close(flipped[:, 0], faces.flip(-1).float() / 255, atol=1e-5, rtol=0)
+    kept = augment.augment(faces, 48, 0.0, 1.0, 1, flip=0.0, rotation=0, translate=0, scale=0)
+    torch.testing.assert_close(kept[:, 0], faces.float() / 255, atol=1e-5, rtol=0)
+
+
+def test_random_erasing_blanks_a_rectangle():
+    x = torch.ones(16, 1, 48, 48)
+    erased = augment.random_erase(x, 1.0, torch.Generator().manual_seed(0))
+    assert ((erased == 0).flatten(1).sum(1) > 0).all()
+    rows = (erased[:, 0] == 0).any(2).sum(1)
+    cols = (erased[:, 0] == 0).any(1).sum(1)
+    assert ((erased[:, 0] == 0).flatten(1).sum(1) == rows * cols).all()  # one axis-aligned rectangle
+    assert torch.equal(augment.random_erase(x, 0.0), x)
+
+
+def test_batches_keep_each_face_with_its_label():
+    faces, labels = faces_encoding_labels()
+    config = {**train.DEFAULTS, "batch_size": 16, "rotation": 15, "translate": 0.05, "scale": 0.1, "erasing": 0.0}
+    model_cfg = {"input_size": 48, "mean": 0.0, "std": 1.0, "in_channels": 1}
+    seen = []
+    for x, y in train.fast_batches(faces, labels, config, model_cfg, torch.Generator().manual_seed(1), None):
+        centre = (x[:, 0, 24, 24] * 255).round().long()
+        assert torch.equal((centre - 10) // 30, y)
+        seen.append(y)
+    assert len(torch.cat(seen)) == 64
+
+
+def test_loss_falls_on_a_tiny_run(tiny_run):
+    history = tiny_run["history"]
+    assert len(history) == 3
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_checkpoint_round_trip(tiny_run, tiny_data):
+    state = load_checkpoint(tiny_run["best_checkpoint"])
+    assert state["classes"] == list(fer_utils.EMOTIONS) and state["epoch"] == tiny_run["best_epoch"]
+    assert state["provenance"]["data_hash"] and state["provenance"]["profile"] == "smoke"
+    classifier = load_classifier(tiny_run["best_checkpoint"], device="cpu")
+    arrays = fer_utils.data.load_arrays(tiny_data, verbose=False).split("test")
+    probs = classifier.predict_proba(arrays.images)
+    assert probs.shape == (len(arrays), 7) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
+    model, _ = models.build_model("imagenet", 1)
+    model.load_state_dict(state["state_dict"])
+    x = augment.preprocess(torch.from_numpy(arrays.images), 48, state["model"]["mean"], state["model"]["std"], 1)
+    expected = torch.softmax(model.eval()(x), 1).detach().numpy()
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+
+
+def test_classifier_takes_crops_of_any_size_and_colour(tiny_run, tiny_data):
+    classifier = load_classifier(tiny_run["best_checkpoint"], device="cpu")
+    face = fer_utils.data.load_arrays(tiny_data, verbose=False).images[0]
+    big_gray = np.kron(face, np.ones((3, 3), np.uint8))  # 144x144
+    bgr = np.repeat(face[:, :, None], 3, axis=2)
+    bgra = np.concatenate([bgr, np.full((48, 48, 1), 255, np.uint8)], axis=2)
+    probs = classifier.predict_proba([face, big_gray, bgr, bgra])
+    assert probs.shape == (4, 7)
+    np.testing.assert_allclose(probs[2], probs[0], atol=1e-5)
+    np.testing.assert_allclose(probs[3], probs[0], atol=1e-5)
+    assert to_faces([big_gray]).shape == (1, 48, 48)
+    with pytest.raises(ValueError, match="face 0 has shape"):
+        classifier.predict_proba([np.zeros((4, 4, 2), np.uint8)])
+    with pytest.raises(TypeError):
+        classifier.predict_proba("face.jpg")
+
+
+def test_finished_run_is_reused_not_retrained(tiny_run, tiny_data, monkeypatch):
+    monkeypatch.setattr(train, "build_model", lambda *a, **k: pytest.fail("trained again"))
+    again = train.train("smoke", {**TINY, "data_dir": str(tiny_data)}, Path(tiny_run["run_dir"]).parent, progress=False)
+    assert again["history"] == tiny_run["history"]
+
+
+def test_changed_configuration_moves_the_old_run_aside(tiny_data, tmp_path):
+    train.train("smoke", {**TINY, "epochs": 1, "data_dir": str(tiny_data)}, tmp_path, progress=False)
+    train.train("smoke", {**TINY, "epochs": 1, "lr": 0.001, "data_dir": str(tiny_data)}, tmp_path, progress=False)
+    assert sorted(p.name.split("-")[0] for p in tmp_path.iterdir()) == ["smoke", "smoke"]
+    assert all((p / "best.pt").exists() for p in tmp_path.iterdir())
+
+
+def test_other_model_and_corrupt_files_are_clear_errors(tmp_path):
+    other = tmp_path / "other.pt"
+    torch.save(resnet18().state_dict(), other)
+    with pytest.raises(CheckpointError, match="not a fer-study checkpoint"):
+        load_classifier(other)
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"\x80\x04 definitely not a checkpoint")
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        load_checkpoint(corrupt)
+    wrong_arch = tmp_path / "vgg.pt"
+    save_checkpoint(wrong_arch, {"format": "fer-study/1", "model": {"arch": "vgg16"}, "classes": ["a", "b"]})
+    with pytest.raises(CheckpointError, match="vgg16"):
+        load_checkpoint(wrong_arch)
+    with pytest.raises(CheckpointError, match="No checkpoint at"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_checkpoint_from_another_stem_is_refused(tiny_run, tmp_path):
+    state = load_checkpoint(tiny_run["best_checkpoint"])
+    state["model"] = {**state["model"], "stem": "fer"}
+    save_checkpoint(tmp_path / "mismatch.pt", state)
+    with pytest.raises(CheckpointError, match="do not fit a ResNet18 with stem 'fer'"):
+        load_classifier(tmp_path / "mismatch.pt")
+
+
+def test_atomic_save_leaves_no_temporary_files(tmp_path):
+    save_checkpoint(tmp_path / "a.pt", {"x": torch.ones(2)})
+    save_checkpoint(tmp_path / "a.pt", {"x": torch.zeros(2)})
+    assert [p.name for p in tmp_path.iterdir()] == ["a.pt"]
+    assert torch.equal(torch.load(tmp_path / "a.pt", weights_only=True)["x"], torch.zeros(2))
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_same_result(tiny_data, tmp_path):
+    options = ["batch_size=8", "epochs=4", "stem=imagenet", "optimizer=adam", "lr=0.003", f"data_dir={tiny_data}",
+               "mixup=0.2"]
+    command = [sys.executable, "-m", "fer_utils.train", "--profile", "smoke", "--no-progress", "--set", *options]
+    subprocess.run([*command[:3], "--profile", "smoke", "--no-progress", "--runs-dir", str(tmp_path / "whole"),
+                    "--set", *options], check=True, capture_output=True)
+
+    killed = subprocess.Popen([*command, "--runs-dir", str(tmp_path / "killed")], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    last = tmp_path / "killed" / "smoke" / "last.pt"
+    deadline = time.time() + 120
+    while not last.exists() and time.time() < deadline and killed.poll() is None:
+        time.sleep(0.01)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    interrupted_at = load_checkpoint(last)["epoch"]
+    assert interrupted_at < 4, "the run finished before it could be killed; make its epochs longer"
+    subprocess.run([*command, "--runs-dir", str(tmp_path / "killed")], check=True, capture_output=True)
+
+    whole = load_checkpoint(tmp_path / "whole" / "smoke" / "last.pt")
+    resumed = load_checkpoint(last)
+    strip = [{k: v for k, v in h.items() if k != "seconds"} for h in whole["history"]]
+    assert [{k: v for k, v in h.items() if k != "seconds"} for h in resumed["history"]] == strip
+    for name, tensor in whole["state_dict"].items():
+        assert torch.equal(tensor, resumed["state_dict"][name]), name
