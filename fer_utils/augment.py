@@ -74,3 +74,23 @@ def random_erase(x: torch.Tensor, probability: float, generator: torch.Generator
               & (cols >= left.view(-1, 1, 1)) & (cols < (left + side_w).view(-1, 1, 1)))
     inside &= (rand() < probability).view(-1, 1, 1)
     return x.masked_fill(inside.unsqueeze(1), 0.0)
+
+
+TTA_MODES = ("none", "flip", "ten-crop")
+
+
+def tta_views(faces: torch.Tensor, tta: str = "none") -> list[torch.Tensor]:
+    """Test-time views of a uint8 batch: the faces; plus their mirror images; or ten crops (90 % of the side at the
+    four corners and the centre, each also mirrored), which ``preprocess`` resizes back to the model's input."""
+    if tta == "none":
+        return [faces]
+    if tta == "flip":
+        return [faces, faces.flip(-1)]
+    if tta == "ten-crop":
+        side = faces.shape[-1]
+        crop = round(side * 0.9)
+        far, mid = side - crop, (side - crop) // 2
+        crops = [faces[..., top:top + crop, left:left + crop]
+                 for top, left in ((0, 0), (0, far), (far, 0), (far, far), (mid, mid))]
+        return crops + [c.flip(-1) for c in crops]
+    raise ValueError(f"tta must be one of {TTA_MODES}, got {tta!r}")

@@ -25,6 +25,7 @@ def save_checkpoint(path: Path | str, payload: dict) -> None:
     os.close(handle)
     try:
         torch.save(payload, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is shared like any other output
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

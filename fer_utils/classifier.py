@@ -1,5 +1,6 @@
 """A trained checkpoint as a classifier: ``load_classifier(path).predict_proba(faces)``."""
 
+import json
 from pathlib import Path
 
 import cv2
@@ -7,12 +8,12 @@ import numpy as np
 import torch
 
 from . import EMOTIONS
-from .augment import preprocess
+from .augment import preprocess, tta_views
 from .checkpoint import CheckpointError, load_checkpoint
 from .data import IMAGE_SIZE
 from .device import pick_device
 from .models import build_model
-from .paths import MODELS_DIR, RUNS_DIR
+from .paths import MODELS_DIR, REPORTS_DIR, RUNS_DIR
 
 REFERENCE_CHECKPOINT = MODELS_DIR / "fer2013-resnet18.pt"
 
@@ -28,6 +29,17 @@ def default_checkpoint() -> Path:
             "Train one with notebook 02 or `python -m fer_utils.train --profile cpu`."
         )
     return trained[-1]
+
+
+def resolve_checkpoint(checkpoint: str | Path | None = None) -> Path:
+    """The checkpoint the notebooks evaluate: the one named; else the one notebook 02 just trained (its
+    reports/training.json); else ``default_checkpoint()``."""
+    if checkpoint:
+        return Path(checkpoint)
+    trained = REPORTS_DIR / "training.json"
+    if trained.is_file():
+        return Path(json.loads(trained.read_text())["best_checkpoint"])
+    return default_checkpoint()
 
 
 def to_faces(faces) -> np.ndarray:
@@ -69,23 +81,25 @@ class FERClassifier:
         self.classes = EMOTIONS
 
     @torch.no_grad()
-    def logits(self, faces, batch_size: int = 512) -> np.ndarray:
+    def logits(self, faces, tta: str = "none", batch_size: int = 512) -> np.ndarray:
+        """Logits (N,7), averaged over the test-time views (``tta``: none, flip or ten-crop)."""
         faces = to_faces(faces)
+        cfg = self.model_cfg
         out = []
         for start in range(0, len(faces), batch_size):
             batch = torch.from_numpy(faces[start:start + batch_size]).to(self.device)
-            x = preprocess(batch, self.model_cfg["input_size"], self.model_cfg["mean"], self.model_cfg["std"],
-                           self.model_cfg["in_channels"])
-            out.append(self.model(x).float().cpu().numpy())
+            views = [self.model(preprocess(view, cfg["input_size"], cfg["mean"], cfg["std"], cfg["in_channels"]))
+                     for view in tta_views(batch, tta)]
+            out.append(torch.stack(views).float().mean(0).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, len(EMOTIONS)), np.float32)
 
-    def predict_proba(self, faces, batch_size: int = 512) -> np.ndarray:
+    def predict_proba(self, faces, tta: str = "none", batch_size: int = 512) -> np.ndarray:
         """Probabilities (N,7), float32, in ``fer_utils.EMOTIONS`` order."""
-        logits = torch.from_numpy(self.logits(faces, batch_size))
+        logits = torch.from_numpy(self.logits(faces, tta, batch_size))
         return torch.softmax(logits, dim=1).numpy().astype(np.float32)
 
-    def predict(self, faces) -> list[str]:
-        return [EMOTIONS[i] for i in self.predict_proba(faces).argmax(1)]
+    def predict(self, faces, tta: str = "none") -> list[str]:
+        return [EMOTIONS[i] for i in self.predict_proba(faces, tta).argmax(1)]
 
     def __repr__(self) -> str:
         cfg = self.model_cfg

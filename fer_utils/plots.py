@@ -102,3 +102,84 @@ def learning_curves(history: list[dict], path=None):
     fig.tight_layout()
     save(fig, path)
     return fig
+
+
+def confusion_matrices(matrix: np.ndarray, path=None):
+    """Seaborn heatmaps of a confusion matrix, in counts and normalised per true class."""
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.5))
+    normalised = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+    for ax, data, fmt, title in ((axes[0], matrix, "d", "counts"), (axes[1], normalised, ".2f", "row-normalised")):
+        sns.heatmap(data, annot=True, fmt=fmt, cmap="Blues", xticklabels=EMOTIONS, yticklabels=EMOTIONS, ax=ax,
+                    cbar=False, square=True)
+        ax.set(xlabel="predicted", ylabel="true", title=f"confusion matrix ({title})")
+    fig.tight_layout()
+    save(fig, path)
+    return fig
+
+
+def f1_against(ours: dict, original: dict, path=None):
+    """Per-class F1, ours beside the original study's."""
+    rows = [(name, source, table["per_class"][name]["f1"])
+            for source, table in (("original", original), ("ours", ours)) for name in EMOTIONS]
+    names, sources, values = zip(*rows)
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    sns.barplot(x=list(names), y=list(values), hue=list(sources), ax=ax)
+    for container in ax.containers:
+        ax.bar_label(container, fmt="%.2f", fontsize=7)
+    ax.set(ylim=(0, 1), ylabel="F1", title="per-class F1: this study against the original")
+    save(fig, path)
+    return fig
+
+
+def reliability_diagrams(curves: dict, path=None):
+    """Reliability diagrams: {title: (confidence, accuracy, ece)}."""
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 4), squeeze=False)
+    for ax, (title, (confidence, accuracy, ece)) in zip(axes[0], curves.items()):
+        ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
+        ax.plot(confidence, accuracy, marker="o")
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy", title=f"{title}: ECE {ece:.3f}")
+    fig.tight_layout()
+    save(fig, path)
+    return fig
+
+
+def robustness_curves(curves: dict, baseline: float, units: dict | None = None, path=None):
+    """Accuracy against perturbation strength: {name: (strengths, accuracies)}, with {name: unit} as x labels."""
+    columns = 3
+    rows = -(-len(curves) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3 * rows), squeeze=False)
+    for ax in axes.ravel()[len(curves):]:
+        ax.axis("off")
+    for ax, (name, (strengths, accuracies)) in zip(axes.ravel(), curves.items()):
+        ax.plot(strengths, accuracies, marker="o")
+        ax.axhline(baseline, color="grey", ls=":", lw=1)
+        ax.set(title=name, ylim=(0, 1), ylabel="accuracy", xlabel=(units or {}).get(name, "strength"))
+    fig.tight_layout()
+    save(fig, path)
+    return fig
+
+
+def heatmap_overlays(faces_, heatmaps, titles, columns: int = 7, path=None):
+    """Faces with their Grad-CAM heatmaps laid over them."""
+    rows = max(1, -(-len(faces_) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.5, rows * 1.7), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, face, heat, title in zip(axes.ravel(), faces_, heatmaps, titles):
+        ax.imshow(face, cmap="gray", vmin=0, vmax=255)
+        ax.imshow(heat, cmap="jet", alpha=0.4, vmin=0, vmax=1)
+        ax.set_title(title, fontsize=7)
+    save(fig, path)
+    return fig
+
+
+def recall_against_support(recall: dict, support: dict, path=None):
+    """Per-class recall against the number of training images of the class."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for name in EMOTIONS:
+        ax.scatter(support[name], recall[name])
+        ax.annotate(name, (support[name], recall[name]), fontsize=8, xytext=(4, 2), textcoords="offset points")
+    ax.set(xscale="log", xlabel="training images (log)", ylabel="test recall", ylim=(0, 1),
+           title="recall against training support")
+    save(fig, path)
+    return fig

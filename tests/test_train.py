@@ -240,3 +240,28 @@ def test_a_killed_run_resumes_to_the_same_result(tiny_data, tmp_path):
     assert [{k: v for k, v in h.items() if k != "seconds"} for h in resumed["history"]] == strip
     for name, tensor in whole["state_dict"].items():
         assert torch.equal(tensor, resumed["state_dict"][name]), name
+
+
+def test_gradcam_shape_and_range(tiny_run, tiny_data):
+    from fer_utils.gradcam import gradcam
+
+    classifier = load_classifier(tiny_run["best_checkpoint"], device="cpu")
+    faces = fer_utils.data.load_arrays(tiny_data, verbose=False).images[:5]
+    heat = gradcam(classifier, faces)
+    assert heat.shape == (5, 48, 48) and heat.dtype == np.float32
+    assert heat.min() >= 0 and heat.max() <= 1 + 1e-6
+    assert all(h.max() == pytest.approx(1) or h.max() == 0 for h in heat)
+
+
+def test_tta_views_and_predictions(tiny_run, tiny_data):
+    faces = torch.randint(0, 256, (3, 48, 48), dtype=torch.uint8)
+    assert [v.shape[-1] for v in augment.tta_views(faces, "ten-crop")] == [43] * 10
+    assert torch.equal(augment.tta_views(faces, "flip")[1], faces.flip(-1))
+    with pytest.raises(ValueError, match="tta must be one of"):
+        augment.tta_views(faces, "mirror")
+    classifier = load_classifier(tiny_run["best_checkpoint"], device="cpu")
+    symmetric = np.concatenate([faces.numpy()[:, :, :24], faces.numpy()[:, :, :24][:, :, ::-1]], axis=2)
+    np.testing.assert_allclose(classifier.predict_proba(symmetric, tta="flip"),
+                               classifier.predict_proba(symmetric), atol=1e-5)
+    ten = classifier.predict_proba(symmetric, tta="ten-crop")
+    assert ten.shape == (3, 7) and np.allclose(ten.sum(1), 1, atol=1e-5)

@@ -1,0 +1,174 @@
+"""Evaluation: accuracy per test split and leak-free, the classification report beside the original study's
+Table 1, confusion matrices, and the metrics.json that the README is filled from."""
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+
+from . import EMOTIONS
+from .audit import leak_free_mask
+from .data import FERArrays, train_val_indices
+
+# The original study's Table 1 (ResNet18, 10 epochs, Adam), on the 7,178 test images.
+ORIGINAL = {
+    "per_class": {
+        "angry": {"precision": 0.655, "recall": 0.564, "f1": 0.606, "support": 958},
+        "disgust": {"precision": 0.624, "recall": 0.658, "f1": 0.640, "support": 111},
+        "fear": {"precision": 0.579, "recall": 0.474, "f1": 0.521, "support": 1024},
+        "happy": {"precision": 0.862, "recall": 0.876, "f1": 0.869, "support": 1774},
+        "neutral": {"precision": 0.600, "recall": 0.681, "f1": 0.638, "support": 1233},
+        "sad": {"precision": 0.544, "recall": 0.574, "f1": 0.559, "support": 1247},
+        "surprise": {"precision": 0.787, "recall": 0.833, "f1": 0.809, "support": 831},
+    },
+    "accuracy": 0.683, "macro_f1": 0.663, "weighted_f1": 0.680, "train_accuracy": 0.78, "support": 7178,
+}
+
+# The `fer` package's bundled model on the same 7,178 test images (TFLite, raw crops; selected on the test set).
+PEER_FER_PACKAGE = {"accuracy": 0.6556, "macro_f1": 0.631}
+
+
+def file_sha256(path: Path | str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def report(labels: np.ndarray, predicted: np.ndarray) -> dict:
+    """Per-class precision, recall, F1 and support, with accuracy and macro/weighted averages (scikit-learn)."""
+    raw = classification_report(labels, predicted, labels=range(len(EMOTIONS)), target_names=EMOTIONS,
+                                output_dict=True, zero_division=0)
+    per_class = {name: {"precision": raw[name]["precision"], "recall": raw[name]["recall"],
+                        "f1": raw[name]["f1-score"], "support": int(raw[name]["support"])} for name in EMOTIONS}
+    return {"per_class": per_class, "accuracy": accuracy_score(labels, predicted),
+            "macro_f1": f1_score(labels, predicted, average="macro", zero_division=0),
+            "weighted_f1": f1_score(labels, predicted, average="weighted", zero_division=0),
+            "support": int(len(labels))}
+
+
+def table_vs_original(ours: dict) -> pd.DataFrame:
+    """Our classification report beside the original's Table 1, with the differences."""
+    rows = []
+    for name in EMOTIONS:
+        row = {"class": name}
+        for key in ("precision", "recall", "f1"):
+            row[f"{key} (orig)"] = ORIGINAL["per_class"][name][key]
+            row[f"{key} (ours)"] = ours["per_class"][name][key]
+            row[f"{key} Δ"] = ours["per_class"][name][key] - ORIGINAL["per_class"][name][key]
+        row["support"] = ours["per_class"][name]["support"]
+        rows.append(row)
+    for key, label in (("accuracy", "accuracy"), ("macro_f1", "macro avg F1"), ("weighted_f1", "weighted avg F1")):
+        rows.append({"class": label, "f1 (orig)": ORIGINAL[key], "f1 (ours)": ours[key],
+                     "f1 Δ": ours[key] - ORIGINAL[key], "support": ours["support"]})
+    return pd.DataFrame(rows).set_index("class")
+
+
+def split_accuracies(arrays: FERArrays, predicted: np.ndarray) -> dict:
+    """Accuracy on PublicTest, PrivateTest, both, and the test images that are not pixel copies of train images.
+
+    ``arrays`` must hold the train images too (the leak check compares against them); ``predicted`` covers
+    only its test images, in order.
+    """
+    test = arrays.splits != "train"
+    labels, splits = arrays.labels[test], arrays.splits[test]
+    leak_free = leak_free_mask(arrays)[test]
+    correct = predicted == labels
+    out = {}
+    for name, mask in (("PublicTest", splits == "PublicTest"), ("PrivateTest", splits == "PrivateTest"),
+                       ("combined", np.ones_like(test[test])), ("leak_free", leak_free)):
+        out[name] = {"accuracy": float(correct[mask].mean()) if mask.any() else float("nan"), "n": int(mask.sum())}
+    return out
+
+
+def train_val_split_of(arrays: FERArrays, config: dict) -> tuple[FERArrays, FERArrays]:
+    """The train and validation images a checkpoint was trained and selected on (same seed and fraction)."""
+    train_all = arrays.split("train")
+    if config.get("max_per_class"):
+        train_all = train_all.per_class(config["max_per_class"])
+    train_index, val_index = train_val_indices(train_all.labels, config.get("val_fraction", 0.1),
+                                               config.get("seed", 0))
+    return train_all.subset(train_index), train_all.subset(val_index)
+
+
+def confusion(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    return confusion_matrix(labels, predicted, labels=range(len(EMOTIONS)))
+
+
+def top_confusions(matrix: np.ndarray, k: int = 6) -> list[tuple[int, int, int]]:
+    """The k most frequent (true, predicted, count) mistakes."""
+    off = [(t, p, int(matrix[t, p])) for t in range(len(matrix)) for p in range(len(matrix)) if t != p]
+    return sorted(off, key=lambda item: -item[2])[:k]
+
+
+def metrics(classifier, ours: dict, accuracies: dict, matrix: np.ndarray, train_acc: float, val_acc: float,
+            tta: str, profile: str, data_hash: str) -> dict:
+    """Everything notebook 03 reports, with provenance, as written to reports/metrics.json."""
+    from .paths import ROOT
+    from .train import git_commit
+
+    path = Path(classifier.checkpoint_path).resolve()
+    trained = classifier.provenance
+    return {
+        "accuracy": {name: value["accuracy"] for name, value in accuracies.items()},
+        "n_images": {name: value["n"] for name, value in accuracies.items()},
+        "macro_f1": ours["macro_f1"], "weighted_f1": ours["weighted_f1"],
+        "per_class": ours["per_class"],
+        "confusion_matrix": matrix.tolist(),
+        "train_accuracy": train_acc, "val_accuracy": val_acc,
+        "original": ORIGINAL, "peer_fer_package": PEER_FER_PACKAGE,
+        "provenance": {
+            "checkpoint": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
+            "checkpoint_sha256": file_sha256(path),
+            "profile": profile, "training_profile": trained.get("profile"),
+            "tta": tta, "evaluated_on": str(classifier.device), "trained_on": trained.get("device"),
+            "training_wall_s": trained.get("wall_s"), "git_commit": git_commit(),
+            "training_git_commit": trained.get("git_commit"), "data_hash": data_hash,
+        },
+    }
+
+
+def confident_mistakes(labels: np.ndarray, probs: np.ndarray, true: int, predicted: int, k: int = 8) -> np.ndarray:
+    """Indices of the k most confident predictions of ``predicted`` for faces labelled ``true``."""
+    wrong = np.flatnonzero((labels == true) & (probs.argmax(1) == predicted))
+    return wrong[np.argsort(-probs[wrong, predicted])][:k]
+
+
+def robustness(classifier, faces: np.ndarray, labels: np.ndarray, perturbations: dict) -> dict:
+    """Accuracy at each strength of each perturbation: {name: (strengths, accuracies)}."""
+    from tqdm.auto import tqdm
+
+    curves = {}
+    for name, (function, strengths, kwargs, _) in tqdm(perturbations.items(), desc="perturbations"):
+        accuracies = [float((classifier.predict_proba(function(faces, s, **kwargs)).argmax(1) == labels).mean())
+                      for s in strengths]
+        curves[name] = (list(strengths), accuracies)
+    return curves
+
+
+def per_sample_loss(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    return -np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1))
+
+
+def findings(accuracy: float, calibration: dict, curves: dict, recall: dict, support: dict,
+             confusions: list[tuple[int, int, int]]) -> str:
+    """A short written summary of the error analysis, from this run's numbers."""
+    worst = min(recall, key=recall.get)
+    best = max(recall, key=recall.get)
+    drops = {name: accuracy - min(acc) for name, (_, acc) in curves.items()}
+    fragile = sorted(drops, key=drops.get, reverse=True)[:3]
+    sturdy = min(drops, key=drops.get)
+    pairs = ", ".join(f"{EMOTIONS[t]} taken for {EMOTIONS[p]} ({n})" for t, p, n in confusions[:3])
+    direction = "over-confident" if calibration["temperature"] > 1 else "under-confident"
+    return "\n".join([
+        f"- **Accuracy** on these test images without test-time augmentation is {accuracy:.1%}.",
+        f"- **Most frequent confusions**: {pairs}.",
+        f"- **Classes**: *{best}* is recognised best (recall {recall[best]:.2f}, {support[best]:,} training faces) "
+        f"and *{worst}* worst (recall {recall[worst]:.2f}, {support[worst]:,} training faces).",
+        f"- **Calibration**: the raw model is {direction} (fitted temperature {calibration['temperature']:.2f}); "
+        f"temperature scaling fitted on validation moves the test ECE from {calibration['ece_raw']:.3f} to "
+        f"{calibration['ece_scaled']:.3f} and the test NLL from {calibration['nll_raw']:.3f} to "
+        f"{calibration['nll_scaled']:.3f}.",
+        f"- **Robustness**: the largest drops in accuracy over the tested ranges come from "
+        + ", ".join(f"{name} ({drops[name]:.1%})" for name in fragile)
+        + f"; {sturdy} matters least ({drops[sturdy]:.1%}).",
+    ])
