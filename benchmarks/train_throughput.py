@@ -18,8 +18,16 @@ import torch
 from fer_utils.data import load_arrays, pixel_stats
 from fer_utils.device import describe_device, pick_device
 from fer_utils.models import build_model, model_config
-from fer_utils.train import (fast_batches, make_optimizer, make_schedule, reference_loader, resolve_config,
-                             train_step, use_bf16, use_channels_last)
+from fer_utils.train import (
+    fast_batches,
+    make_optimizer,
+    make_schedule,
+    reference_loader,
+    resolve_config,
+    train_step,
+    use_bf16,
+    use_channels_last,
+)
 
 
 def images_per_second(config: dict, model_cfg: dict, device: torch.device, batches, images: int,

@@ -168,7 +168,7 @@ def findings(accuracy: float, calibration: dict, curves: dict, recall: dict, sup
         f"temperature scaling fitted on validation moves the test ECE from {calibration['ece_raw']:.3f} to "
         f"{calibration['ece_scaled']:.3f} and the test NLL from {calibration['nll_raw']:.3f} to "
         f"{calibration['nll_scaled']:.3f}.",
-        f"- **Robustness**: the largest drops in accuracy over the tested ranges come from "
+        "- **Robustness**: the largest drops in accuracy over the tested ranges come from "
         + ", ".join(f"{name} ({drops[name]:.1%})" for name in fragile)
         + f"; {sturdy} matters least ({drops[sturdy]:.1%}).",
     ])

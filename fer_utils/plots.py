@@ -183,3 +183,24 @@ def recall_against_support(recall: dict, support: dict, path=None):
            title="recall against training support")
     save(fig, path)
     return fig
+
+
+def emotion_timeline(timeline, tracks: int = 3, path=None):
+    """Probabilities over time, stacked, for the longest-lived tracked faces of a video."""
+    import pandas as pd
+
+    timeline = pd.DataFrame(timeline)
+    longest = timeline["track"].value_counts().index[:tracks] if len(timeline) else []
+    fig, axes = plt.subplots(max(len(longest), 1), 1, figsize=(10, 2.2 * max(len(longest), 1)), squeeze=False)
+    if not len(longest):
+        axes[0, 0].text(0.5, 0.5, "no faces found", ha="center", va="center")
+    for ax, track in zip(axes[:, 0], longest):
+        rows = timeline[timeline["track"] == track].sort_values("time")
+        ax.stackplot(rows["time"], *[rows[f"p_{e}"] for e in EMOTIONS], labels=EMOTIONS, alpha=0.85)
+        ax.set(ylim=(0, 1), xlim=(timeline["time"].min(), timeline["time"].max()), ylabel=f"face {track}")
+    axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.suptitle("emotion probabilities over time, per tracked face")
+    fig.tight_layout()
+    save(fig, path)
+    return fig

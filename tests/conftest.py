@@ -34,6 +34,23 @@ def zip_folder(folder: Path, archive: Path, prefix: str = "") -> Path:
     return archive
 
 
+TINY = {"epochs": 3, "batch_size": 16, "stem": "imagenet", "optimizer": "adam", "lr": 0.003, "schedule": "cosine"}
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    return write_tiny_fer(tmp_path_factory.mktemp("fer"), train=24, public=2, private=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_data, tmp_path_factory):
+    """A three-epoch training run on random faces: a real checkpoint in seconds."""
+    from fer_utils import train
+
+    runs = tmp_path_factory.mktemp("runs")
+    return train.train("smoke", {**TINY, "data_dir": str(tiny_data)}, runs, progress=False)
+
+
 @pytest.fixture
 def tiny_fer(tmp_path) -> Path:
     return write_tiny_fer(tmp_path / "source")

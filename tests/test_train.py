@@ -8,26 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import write_tiny_fer
+from conftest import TINY
 from torchvision.models import resnet18
 
 import fer_utils
 from fer_utils import augment, models, train
 from fer_utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from fer_utils.classifier import load_classifier, to_faces
-
-TINY = {"epochs": 3, "batch_size": 16, "stem": "imagenet", "optimizer": "adam", "lr": 0.003, "schedule": "cosine"}
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    return write_tiny_fer(tmp_path_factory.mktemp("fer"), train=24, public=2, private=2)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tiny_data, tmp_path_factory):
-    runs = tmp_path_factory.mktemp("runs")
-    return train.train("smoke", {**TINY, "data_dir": str(tiny_data)}, runs, progress=False)
 
 
 @pytest.mark.parametrize("stem", models.STEMS)

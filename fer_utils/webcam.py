@@ -1,0 +1,99 @@
+"""Live webcam emotion recognition: a cv2.imshow window from the command line, or ipywidgets in JupyterLab.
+
+    python -m fer_utils.webcam --source 0
+"""
+
+import argparse
+import sys
+import threading
+import time
+
+import cv2
+
+from .classifier import load_classifier
+from .realtime import EmotionRecognizer, SourceError, draw, frames
+
+
+def show_window(recognizer: EmotionRecognizer, source=0, show_probs: bool = True) -> None:
+    """Show annotated frames in an OpenCV window until q or Esc is pressed."""
+    title = "fer-study (q to quit)"
+    fps = None
+    try:
+        for _, frame in frames(source):
+            started = time.perf_counter()
+            results = recognizer(frame)
+            elapsed = max(time.perf_counter() - started, 1e-6)
+            fps = 1 / elapsed if fps is None else 0.9 * fps + 0.1 / elapsed
+            cv2.imshow(title, draw(frame, results, fps, show_probs))
+            if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                break
+    except cv2.error as err:
+        raise SystemExit(f"OpenCV cannot open a window here ({err.msg.strip()}). opencv-python-headless has no GUI: "
+                         "install opencv-python, or use the notebook 05-webcam-demo, or "
+                         "`python -m fer_utils.predict VIDEO --output DIR` to write an annotated video.") from err
+    finally:
+        cv2.destroyAllWindows()
+
+
+def live_widget(classifier, camera: int = 0, smoothing: float = 0.6, show_probs: bool = True):
+    """ipywidgets controls for JupyterLab: start/stop, camera index, smoothing and probabilities, with the annotated
+    frames in an Image widget that updates in place. Stopping releases the camera."""
+    import ipywidgets as widgets
+
+    start = widgets.ToggleButton(description="Start", icon="play", value=False)
+    index = widgets.BoundedIntText(value=camera, min=0, max=16, description="camera")
+    strength = widgets.FloatSlider(value=smoothing, min=0.0, max=0.95, step=0.05, description="smoothing")
+    probs = widgets.Checkbox(value=show_probs, description="show probabilities")
+    image = widgets.Image(format="jpeg", width=640)
+    status = widgets.Label("stopped")
+    state = {"thread": None}
+
+    def loop():
+        recognizer = EmotionRecognizer(classifier, smoothing=strength.value)
+        fps, problem = None, None
+        try:
+            for _, frame in frames(index.value):
+                if not start.value:
+                    break
+                recognizer.smoother.strength = strength.value
+                began = time.perf_counter()
+                results = recognizer(frame)
+                elapsed = max(time.perf_counter() - began, 1e-6)
+                fps = 1 / elapsed if fps is None else 0.9 * fps + 0.1 / elapsed
+                image.value = cv2.imencode(".jpg", draw(frame, results, fps, probs.value))[1].tobytes()
+                status.value = f"camera {index.value}: {len(results)} face(s), {fps:.0f} FPS"
+        except SourceError as err:
+            problem = str(err)
+        finally:
+            start.value = False
+            status.value = problem or "stopped; camera released"
+
+    def toggle(change):
+        start.description, start.icon = ("Stop", "stop") if change["new"] else ("Start", "play")
+        if change["new"] and (state["thread"] is None or not state["thread"].is_alive()):
+            state["thread"] = threading.Thread(target=loop, daemon=True)
+            state["thread"].start()
+
+    start.observe(toggle, names="value")
+    return widgets.VBox([widgets.HBox([start, index, strength, probs]), image, status])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", default="0", help="webcam index, video file, image or folder (default 0)")
+    parser.add_argument("--checkpoint", help="checkpoint to use (default: the reference model, else the newest run)")
+    parser.add_argument("--smoothing", type=float, default=0.6, help="0 turns temporal smoothing off")
+    parser.add_argument("--no-probs", action="store_true", help="hide the probability bars")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    recognizer = EmotionRecognizer(load_classifier(args.checkpoint, args.device), smoothing=args.smoothing)
+    try:
+        show_window(recognizer, args.source, not args.no_probs)
+    except SourceError as err:
+        print(err, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

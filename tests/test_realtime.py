@@ -1,0 +1,182 @@
+import cv2
+import numpy as np
+import pytest
+from conftest import SAMPLE_DIR
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from fer_utils import EMOTIONS, plots, realtime
+from fer_utils.classifier import load_classifier
+from fer_utils.video import make_demo_video, run_video, score_against_truth
+
+FACE = SAMPLE_DIR / "train" / "happy"
+
+
+class RecordingClassifier:
+    """Stands in for FERClassifier: records each batch and answers with fixed probabilities."""
+
+    def __init__(self, probs=None):
+        self.calls = []
+        self.probs = np.asarray(probs if probs is not None else np.eye(7)[3], np.float32)
+
+    def predict_proba(self, faces):
+        self.calls.append(np.asarray(faces))
+        return np.tile(self.probs, (len(faces), 1))
+
+
+def face_frame(positions=((220, 140),), side=200, face_file=None) -> np.ndarray:
+    """A mid-grey 640x480 frame with an enlarged FER2013 face at each position."""
+    face = cv2.imread(str(face_file or detectable_face()), cv2.IMREAD_GRAYSCALE)
+    frame = np.full((480, 640), 128, np.uint8)
+    for x, y in positions:
+        frame[y:y + side, x:x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+    return frame
+
+
+def detectable_face():
+    """The first committed sample face that the detector finds when enlarged (most are)."""
+    detector = realtime.FaceDetector()
+    for path in sorted(SAMPLE_DIR.rglob("*.jpg")):
+        if len(detector.detect(face_frame(face_file=path))):
+            return path
+    pytest.fail("the detector finds none of the committed sample faces")
+
+
+def test_a_face_is_found_where_it_is_and_nothing_in_a_blank_frame():
+    boxes = realtime.FaceDetector().detect(face_frame())
+    assert len(boxes) >= 1
+    x, y, w, h = boxes[0]
+    assert 220 - 40 <= x + w / 2 - 100 <= 220 + 40 and 140 - 40 <= y + h / 2 - 100 <= 140 + 40
+    assert len(realtime.FaceDetector().detect(np.full((480, 640), 128, np.uint8))) == 0
+    assert len(realtime.FaceDetector().detect(np.zeros((3, 3), np.uint8))) == 0
+
+
+def test_most_committed_sample_faces_are_detected():
+    detector = realtime.FaceDetector()
+    paths = sorted(SAMPLE_DIR.rglob("*.jpg"))
+    found = sum(len(detector.detect(face_frame(face_file=p))) > 0 for p in paths)
+    assert found / len(paths) >= 0.8
+
+
+def test_all_faces_of_a_frame_go_to_the_model_in_one_call():
+    classifier = RecordingClassifier()
+    frame = np.full((480, 1280), 128, np.uint8)
+    frame[:, :640] = face_frame()
+    frame[:, 640:] = face_frame()
+    results = realtime.EmotionRecognizer(classifier, smoothing=0)(frame)
+    assert len(results) == 2 and len(classifier.calls) == 1 and classifier.calls[0].shape == (2, 48, 48)
+    assert {r.label for r in results} == {"happy"}
+    assert realtime.EmotionRecognizer(classifier)(np.full((480, 640), 128, np.uint8)) == []
+    assert len(classifier.calls) == 1  # no face, no model call
+
+
+def test_smoothing_converges_and_is_off_at_zero():
+    a, b = np.eye(7, dtype=np.float32)[0], np.eye(7, dtype=np.float32)[5]
+    box = (100, 100, 80, 80)
+    smoother = realtime.Smoother(strength=0.6)
+    for _ in range(3):
+        smoother.update([box], a[None])
+    history = [smoother.update([(102, 101, 80, 80)], b[None])[1][0] for _ in range(30)]
+    assert history[0][5] == pytest.approx(0.4) and history[1][5] == pytest.approx(1 - 0.36)
+    np.testing.assert_allclose(history[-1], b, atol=1e-5)
+    off = realtime.Smoother(strength=0.0)
+    off.update([box], a[None])
+    np.testing.assert_array_equal(off.update([box], b[None])[1][0], b)
+
+
+def test_smoother_keeps_faces_apart():
+    smoother = realtime.Smoother(strength=0.5)
+    probs = np.eye(7, dtype=np.float32)[[0, 6]]
+    ids, _ = smoother.update([(0, 0, 50, 50), (300, 0, 50, 50)], probs)
+    ids2, out = smoother.update([(302, 0, 50, 50), (1, 1, 50, 50)], probs[::-1].copy())
+    assert ids2 == [ids[1], ids[0]]  # matched by overlap, not by order
+    np.testing.assert_allclose(out[0], probs[1], atol=1e-6)
+    with pytest.raises(ValueError, match="smoothing strength"):
+        realtime.Smoother(strength=1.0).update([], np.zeros((0, 7)))
+
+
+def test_overlay_draws_inside_the_frame():
+    frame = np.full((120, 160, 3), 50, np.uint8)
+    faces = [realtime.FaceResult((-20, -20, 60, 60), np.eye(7, dtype=np.float32)[1], 0),
+             realtime.FaceResult((130, 90, 80, 80), np.full(7, 1 / 7, np.float32), 1)]
+    out = realtime.draw(frame, faces, fps=87.0)
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    assert (out != frame).any() and np.array_equal(frame, np.full((120, 160, 3), 50, np.uint8))
+    assert realtime.draw(np.zeros((1, 1), np.uint8), faces).shape == (1, 1, 3)
+
+
+@pytest.mark.parametrize("convert", [
+    lambda g: g, lambda g: cv2.cvtColor(g, cv2.COLOR_GRAY2BGR), lambda g: cv2.cvtColor(g, cv2.COLOR_GRAY2BGRA),
+    lambda g: g[:, :, None], lambda g: g.astype(np.float32) / 255,
+], ids=["gray", "bgr", "bgra", "gray-1-channel", "float"])
+def test_gray_bgr_and_bgra_frames_give_the_same_faces(convert):
+    classifier = RecordingClassifier()
+    gray = face_frame()
+    reference = realtime.EmotionRecognizer(RecordingClassifier(), smoothing=0)(gray)
+    results = realtime.EmotionRecognizer(classifier, smoothing=0)(convert(gray))
+    assert [r.box for r in results] == [r.box for r in reference]
+    assert realtime.draw(convert(gray), results).shape == (480, 640, 3)
+
+
+def test_bad_sources_raise_the_clear_error(tmp_path):
+    with pytest.raises(realtime.SourceError, match="does not exist"):
+        list(realtime.frames(tmp_path / "missing.mp4"))
+    with pytest.raises(realtime.SourceError, match="camera permission.*video file"):
+        list(realtime.frames(99))
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    with pytest.raises(realtime.SourceError, match="cannot be opened as a video"):
+        list(realtime.frames(broken))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(realtime.SourceError, match="holds no images"):
+        list(realtime.frames(tmp_path / "empty"))
+
+
+def test_image_and_folder_sources(tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), face_frame())
+    cv2.imwrite(str(tmp_path / "b.png"), np.full((40, 40), 9, np.uint8))
+    assert len(list(realtime.frames(tmp_path))) == 2
+    (t, frame), = realtime.frames(tmp_path / "a.png")
+    assert frame.shape == (480, 640)
+
+
+def test_headless_run_writes_video_timeline_and_plot(tmp_path, tiny_run):
+    faces = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted(SAMPLE_DIR.rglob("*.jpg"))])
+    truth = make_demo_video(faces, np.arange(len(faces)) % 7, tmp_path / "demo.mp4", seconds=3, fps=5)
+    assert truth["frame"].nunique() == 15 and truth["face"].nunique() == 3
+    recognizer = realtime.EmotionRecognizer(load_classifier(tiny_run["best_checkpoint"], device="cpu"))
+    result = run_video(recognizer, tmp_path / "demo.mp4", tmp_path / "out", "demo")
+    assert result["frames"] == 15
+    for key in ("video", "gif", "contact_sheet", "timeline"):
+        assert result[key].stat().st_size > 100, key
+    timeline = result["timeline_df"]
+    assert len(timeline) > 0 and set(timeline["label"]) <= set(EMOTIONS)
+    np.testing.assert_allclose(timeline[[f"p_{e}" for e in EMOTIONS]].sum(1), 1, atol=1e-3)
+    assert cv2.VideoCapture(str(result["video"])).get(cv2.CAP_PROP_FRAME_COUNT) == 15
+    score = score_against_truth(timeline, truth)
+    assert score["faces"] == len(truth) and score["recall"] > 0.5
+    plots.emotion_timeline(timeline, path=tmp_path / "out" / "timeline.png")
+    assert (tmp_path / "out" / "timeline.png").stat().st_size > 1000
+
+
+frame_strategy = st.one_of(
+    arrays(dtype=st.sampled_from([np.uint8, np.uint16, np.float32, np.float64, np.int32, np.int8, np.bool_]),
+           shape=st.tuples(st.integers(0, 70), st.integers(0, 70)).map(tuple)),
+    arrays(dtype=st.sampled_from([np.uint8, np.float32, np.int16]),
+           shape=st.tuples(st.integers(0, 50), st.integers(0, 50), st.integers(0, 6))),
+    arrays(dtype=np.uint8, shape=st.tuples(st.integers(0, 4), st.integers(0, 4), st.integers(0, 4),
+                                           st.integers(0, 3))),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame=frame_strategy)
+def test_fuzzed_frames_work_or_raise_the_documented_error(frame):
+    recognizer = realtime.EmotionRecognizer(RecordingClassifier(), smoothing=0.5)
+    try:
+        results = recognizer(frame)
+    except realtime.FrameError:
+        return
+    assert isinstance(results, list)
+    realtime.draw(frame, results, fps=10.0)
