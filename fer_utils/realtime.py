@@ -59,7 +59,8 @@ class FaceDetector:
     def __init__(self, cascades=("frontalface_alt2", "frontalface_default"), detect_width: int = 240,
                  min_face: int = 60, min_neighbors: int = 2, scale_factor: float = 1.1):
         if not hasattr(cv2, "CascadeClassifier"):
-            raise RuntimeError("this OpenCV has no CascadeClassifier (OpenCV 5 dropped it): pip install 'opencv-python<5'")
+            raise RuntimeError("this OpenCV has no CascadeClassifier (OpenCV 5 dropped it): "
+                               "pip install 'opencv-python<5'")
         self.cascades = []
         for name in cascades:
             path = Path(cv2.data.haarcascades) / f"haarcascade_{name}.xml"
