@@ -367,13 +367,20 @@ def train(profile: str | None = None, overrides: dict | None = None, runs_dir: P
     return summarise(load_checkpoint(last_path), run_dir)
 
 
-def summarise(state: dict, run_dir: Path) -> dict:
+def summarise(state: dict, run_dir: Path, best_checkpoint: Path | None = None) -> dict:
+    """What a run (or a shipped checkpoint) reports: best epoch and accuracy, history, wall time, provenance."""
     best = max(state["history"], key=lambda h: h["val_acc"])
-    return {"run_dir": str(run_dir), "best_checkpoint": str(run_dir / "best.pt"),
-            "last_checkpoint": str(run_dir / "last.pt"),
-            "best_epoch": best["epoch"], "best_val_acc": best["val_acc"], "epochs": state["epoch"],
-            "wall_s": state["wall_s"], "history": state["history"], "info": state["info"],
+    return {"run_dir": str(run_dir), "best_checkpoint": str(best_checkpoint or run_dir / "best.pt"),
+            "best_epoch": best["epoch"], "best_val_acc": best["val_acc"], "epochs": len(state["history"]),
+            "wall_s": state["provenance"]["wall_s"], "history": state["history"], "info": state["info"],
             "provenance": state["provenance"], "config": state["config"]}
+
+
+def reference_run() -> dict:
+    """The shipped reference model's training, summarised like a run (for evaluate-only reports)."""
+    from .classifier import REFERENCE_CHECKPOINT
+
+    return summarise(load_checkpoint(REFERENCE_CHECKPOINT), REFERENCE_CHECKPOINT.parent, REFERENCE_CHECKPOINT)
 
 
 def parse_set(pairs: list[str]) -> dict:

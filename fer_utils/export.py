@@ -1,0 +1,112 @@
+"""Export a checkpoint, preprocessing included, to ONNX or TorchScript, and check it against PyTorch.
+
+    python -m fer_utils.export --format onnx [--checkpoint PATH] [--output models/fer2013-resnet18.onnx]
+
+The exported model takes uint8 faces (N,48,48) and returns logits (N,7) in fer_utils.EMOTIONS order.
+"""
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .augment import preprocess
+from .classifier import FERClassifier, load_classifier
+
+
+class WithPreprocessing(nn.Module):
+    """The classifier's network with its exact preprocessing in front: uint8 faces (N,48,48) to logits."""
+
+    def __init__(self, classifier: FERClassifier):
+        super().__init__()
+        self.model = classifier.model.cpu().eval()
+        self.cfg = dict(classifier.model_cfg)
+
+    def forward(self, faces: torch.Tensor) -> torch.Tensor:
+        cfg = self.cfg
+        return self.model(preprocess(faces, cfg["input_size"], cfg["mean"], cfg["std"], cfg["in_channels"]))
+
+
+def export(classifier: FERClassifier, fmt: str, output: Path | str) -> Path:
+    """Write the model in ``fmt`` (onnx or torchscript) to ``output``."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    module = WithPreprocessing(classifier)
+    example = torch.zeros(2, 48, 48, dtype=torch.uint8)
+    with torch.no_grad():
+        if fmt == "torchscript":
+            with warnings.catch_warnings():  # torch.jit is deprecated but still the most portable TorchScript path
+                warnings.simplefilter("ignore", FutureWarning)
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                torch.jit.save(torch.jit.trace(module, example), str(output))
+        elif fmt == "onnx":
+            try:
+                import onnxscript  # noqa: F401  (the exporter needs it)
+            except ImportError as err:
+                raise SystemExit("ONNX export needs onnx and onnxscript: pip install -e '.[export]'") from err
+            batch = torch.export.Dim("batch", min=1)
+            torch.onnx.export(module, (example,), str(output), input_names=["faces"], output_names=["logits"],
+                              dynamic_shapes={"faces": {0: batch}}, dynamo=True)
+        else:
+            raise ValueError(f"format must be onnx or torchscript, got {fmt!r}")
+    return output
+
+
+def run_exported(path: Path | str, faces: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Logits from an exported model (onnxruntime for .onnx, torch.jit for .pt/.ts)."""
+    path = Path(path)
+    out = []
+    if path.suffix == ".onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        for start in range(0, len(faces), batch_size):
+            out.append(session.run(None, {"faces": faces[start:start + batch_size]})[0])
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            module = torch.jit.load(str(path))
+        with torch.no_grad():
+            for start in range(0, len(faces), batch_size):
+                out.append(module(torch.from_numpy(faces[start:start + batch_size])).numpy())
+    return np.concatenate(out)
+
+
+def max_difference(classifier: FERClassifier, path: Path | str, faces: np.ndarray) -> float:
+    """Largest absolute difference between the exported model's logits and PyTorch's on ``faces``."""
+    return float(np.abs(run_exported(path, faces) - classifier.logits(faces)).max())
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--format", choices=["onnx", "torchscript"], required=True)
+    parser.add_argument("--checkpoint", help="default: the reference model, else the newest run")
+    parser.add_argument("--output", type=Path, help="default: beside the checkpoint, .onnx or .ts")
+    parser.add_argument("--check-images", type=int, default=0, help="test images to compare on; 0 uses all")
+    args = parser.parse_args(argv)
+    classifier = load_classifier(args.checkpoint, device="cpu")
+    output = args.output or classifier.checkpoint_path.with_suffix(".onnx" if args.format == "onnx" else ".ts")
+    export(classifier, args.format, output)
+    try:
+        from .data import load_arrays
+
+        faces = load_arrays(verbose=False).split("test").images
+    except Exception as err:  # no dataset here: compare on random faces instead
+        print(f"FER2013 unavailable ({type(err).__name__}); comparing on random faces")
+        faces = np.random.default_rng(0).integers(0, 256, (512, 48, 48), dtype=np.uint8)
+    faces = faces[:args.check_images or len(faces)]
+    difference = max_difference(classifier, output, faces)
+    print(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB); largest logit difference from PyTorch on "
+          f"{len(faces):,} faces: {difference:.2e}")
+    if difference > 1e-4:
+        print("the exported model differs from PyTorch by more than 1e-4", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

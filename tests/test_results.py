@@ -1,0 +1,79 @@
+import json
+import re
+
+import numpy as np
+import pytest
+
+from fer_utils import EMOTIONS, evaluate, results
+from fer_utils.checkpoint import load_checkpoint
+from fer_utils.classifier import load_classifier
+from fer_utils.paths import ROOT
+
+
+def readme_section() -> str:
+    text = (ROOT / "README.md").read_text()
+    return re.search(re.escape(results.START) + r"\n(.*?)\n" + re.escape(results.END), text, re.S).group(1)
+
+
+def test_readme_results_agree_with_the_shipped_metrics():
+    if not results.METRICS.exists():
+        assert "No reference model" in readme_section()
+        return
+    metrics = json.loads(results.METRICS.read_text())
+    realtime = json.loads(results.REALTIME.read_text()) if results.REALTIME.exists() else None
+    assert readme_section() == results.render_results(metrics, realtime), "run: python -m fer_utils.results render"
+    assert metrics["provenance"]["checkpoint_sha256"] == evaluate.file_sha256(results.REFERENCE_CHECKPOINT)
+    assert results.REFERENCE_CHECKPOINT.stat().st_size <= 25e6
+
+
+def fake_metrics() -> dict:
+    per_class = {n: {"precision": 0.5, "recall": 0.6, "f1": 0.55, "support": 10} for n in EMOTIONS}
+    return {"accuracy": {"PublicTest": 0.7012, "PrivateTest": 0.7123, "combined": 0.70675, "leak_free": 0.69},
+            "n_images": {"PublicTest": 35, "PrivateTest": 35, "combined": 70, "leak_free": 65},
+            "macro_f1": 0.661, "weighted_f1": 0.7, "per_class": per_class, "train_accuracy": 0.8, "val_accuracy": 0.7,
+            "original": evaluate.ORIGINAL, "peer_fer_package": evaluate.PEER_FER_PACKAGE,
+            "confusion_matrix": np.eye(7, dtype=int).tolist(),
+            "provenance": {"checkpoint": "models/fer2013-resnet18.pt", "training_profile": "cpu", "trained_on": "cpu",
+                           "training_wall_s": 3000, "tta": "flip", "git_commit": "abc", "training_git_commit": "abd",
+                           "data_hash": "h", "checkpoint_sha256": "s"}}
+
+
+def test_results_table_is_built_from_the_numbers():
+    text = results.render_results(fake_metrics(), {"fps_one_face": 120.4, "fps_four_faces": 60.2,
+                                                   "latency_ms_per_face": 3.21, "recall": 0.955, "recall_images": 7178})
+    assert "| this study | 70.12 % | 71.23 % | 70.67 % | 69.00 % | 0.661 |" in text
+    assert "| 65.56 % | | 0.631 |" in text and "| 68.30 % | | 0.663 |" in text
+    assert "| happy | 0.500 | 0.600 | 0.550 | 10 | 0.869 | -0.319 |" in text
+    assert "120 FPS with one face" in text and "95.50 % of 7,178" in text
+    assert "in 50 minutes" in text
+
+
+def test_ship_stores_fp16_and_only_replaces_with_a_better_model(tiny_run, tmp_path, monkeypatch):
+    target = tmp_path / "models" / "fer2013-resnet18.pt"
+    monkeypatch.setattr(results, "REFERENCE_CHECKPOINT", target)
+    results.ship(tiny_run["best_checkpoint"])
+    shipped = load_checkpoint(target)
+    assert shipped["state_dict"]["conv1.weight"].dtype.is_floating_point
+    assert str(shipped["state_dict"]["conv1.weight"].dtype) == "torch.float16" and "optimizer" not in shipped
+    faces = np.random.default_rng(0).integers(0, 256, (16, 48, 48), dtype=np.uint8)
+    full, half = load_classifier(tiny_run["best_checkpoint"], "cpu"), load_classifier(target, "cpu")
+    np.testing.assert_allclose(half.predict_proba(faces), full.predict_proba(faces), atol=2e-3)
+    with pytest.raises(SystemExit, match="not shipped"):
+        results.ship(tiny_run["best_checkpoint"])
+    results.ship(tiny_run["best_checkpoint"], force=True)
+
+
+def test_metrics_of_another_checkpoint_are_not_adopted(tmp_path, monkeypatch):
+    shipped = tmp_path / "shipped.pt"
+    shipped.write_bytes(b"the shipped weights")
+    monkeypatch.setattr(results, "REFERENCE_CHECKPOINT", shipped)
+    monkeypatch.setattr(results, "METRICS", tmp_path / "metrics.json")
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps(fake_metrics()))
+    with pytest.raises(SystemExit, match="evaluated another checkpoint"):
+        results.adopt_metrics(report)
+    matching = fake_metrics()
+    matching["provenance"]["checkpoint_sha256"] = evaluate.file_sha256(shipped)
+    report.write_text(json.dumps(matching))
+    results.adopt_metrics(report)
+    assert json.loads((tmp_path / "metrics.json").read_text())["accuracy"]["combined"] == 0.70675
