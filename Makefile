@@ -14,7 +14,7 @@ NAMES    := 01-data-exploration 02-training 03-evaluation 04-error-analysis 05-w
 REPORTS  := $(addprefix reports/,$(addsuffix .ipynb,$(NAMES)))
 PROFILE_STAMP := reports/.profile-$(PROFILE)
 
-.PHONY: help setup data report smoke test lint lab clean
+.PHONY: help setup data report smoke test lint lab results clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ lint: $(STAMP) ## check the code with ruff
 
 lab: $(STAMP) ## open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab notebooks
+
+results: $(STAMP) ## fill the README results and model card from models/fer2013-resnet18.metrics.json
+	$(PY) -m fer_utils.results render
 
 clean: ## remove reports and caches (keeps .venv, data and trained runs)
 	rm -rf reports .pytest_cache .ruff_cache data/cache

@@ -177,8 +177,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "ship":
         path = ship(args.checkpoint, args.force)
-        print(f"shipped {args.checkpoint} as {path} ({path.stat().st_size / 1e6:.1f} MB); now run notebook 03 on it "
-              f"(make report PROFILE=reference), then: python -m fer_utils.results render --metrics reports/metrics.json")
+        print(f"shipped {args.checkpoint} as {path} ({path.stat().st_size / 1e6:.1f} MB); now evaluate it with "
+              "`make report PROFILE=reference`, then "
+              "`python -m fer_utils.results render --metrics reports/metrics.json`")
     else:
         if args.metrics:
             adopt_metrics(args.metrics)
