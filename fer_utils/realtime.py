@@ -51,25 +51,28 @@ def to_gray(frame) -> np.ndarray:
 
 
 class FaceDetector:
-    """OpenCV's Haar frontal-face cascades, run on a downscaled copy of the frame.
+    """OpenCV's Haar face cascades, run on a downscaled copy of the frame.
 
-    ``cascades`` are tried in order until one finds a face. Boxes (x, y, w, h) come back in full-frame pixels.
+    ``stages`` are (cascade, min_neighbors) pairs tried in order until one finds a face: strict stages first, so
+    that permissive ones only run on frames where nothing was found. ``profileface`` also runs on the mirror image.
+    Boxes (x, y, w, h) come back in full-frame pixels, largest first.
     """
 
-    def __init__(self, cascades=("frontalface_alt2", "frontalface_default"), detect_width: int = 240,
-                 min_face: int = 60, min_neighbors: int = 2, scale_factor: float = 1.1):
+    def __init__(self, stages=(("frontalface_alt2", 3), ("frontalface_default", 3), ("frontalface_alt2", 1),
+                               ("frontalface_default", 1)),
+                 detect_width: int = 240, min_face: int = 60, scale_factor: float = 1.1):
         if not hasattr(cv2, "CascadeClassifier"):
             raise RuntimeError("this OpenCV has no CascadeClassifier (OpenCV 5 dropped it): "
                                "pip install 'opencv-python<5'")
-        self.cascades = []
-        for name in cascades:
+        cascades = {}
+        for name, _ in stages:
             path = Path(cv2.data.haarcascades) / f"haarcascade_{name}.xml"
-            cascade = cv2.CascadeClassifier(str(path))
-            if cascade.empty():
-                raise RuntimeError(f"cannot load the Haar cascade {path}; reinstall opencv-python (<5)")
-            self.cascades.append(cascade)
-        self.detect_width, self.min_face = detect_width, min_face
-        self.min_neighbors, self.scale_factor = min_neighbors, scale_factor
+            if name not in cascades:
+                cascades[name] = cv2.CascadeClassifier(str(path))
+                if cascades[name].empty():
+                    raise RuntimeError(f"cannot load the Haar cascade {path}; reinstall opencv-python (<5)")
+        self.stages = [(name, cascades[name], neighbors) for name, neighbors in stages]
+        self.detect_width, self.min_face, self.scale_factor = detect_width, min_face, scale_factor
 
     def detect(self, gray: np.ndarray) -> np.ndarray:
         """Face boxes (N,4) as int (x, y, w, h) in the coordinates of ``gray``, largest first."""
@@ -78,11 +81,16 @@ class FaceDetector:
         min_size = max(8, int(self.min_face * scale))
         if min(small.shape) < min_size:
             return np.zeros((0, 4), int)
-        for cascade in self.cascades:
-            boxes = cascade.detectMultiScale(small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
-                                             minSize=(min_size, min_size))
+        for name, cascade, neighbors in self.stages:
+            boxes = np.asarray(cascade.detectMultiScale(small, scaleFactor=self.scale_factor, minNeighbors=neighbors,
+                                                        minSize=(min_size, min_size)), float).reshape(-1, 4)
+            if not len(boxes) and name == "profileface":
+                mirrored = cascade.detectMultiScale(np.ascontiguousarray(small[:, ::-1]), scaleFactor=self.scale_factor,
+                                                    minNeighbors=neighbors, minSize=(min_size, min_size))
+                boxes = np.asarray(mirrored, float).reshape(-1, 4)
+                boxes[:, 0] = small.shape[1] - boxes[:, 0] - boxes[:, 2]
             if len(boxes):
-                boxes = np.round(np.asarray(boxes, float) / scale).astype(int)
+                boxes = np.round(boxes / scale).astype(int)
                 return boxes[np.argsort(-boxes[:, 2] * boxes[:, 3])]
         return np.zeros((0, 4), int)
 
