@@ -1,5 +1,6 @@
-"""Realtime benchmark on this machine: end-to-end frames per second on 640x480 frames with one and with four faces,
-per-face classification latency at batch 1, and Haar detection recall on synthetic frames (each FER2013 test crop
+"""Realtime benchmark on this machine: end-to-end frames per second on 640x480 frames with one and with four faces
+(through onnxruntime when it is installed, as the demo runs), per-face classification latency at batch 1 (PyTorch, and
+onnxruntime when installed), and Haar detection recall on synthetic frames (each FER2013 test crop
 enlarged to 200x200 on a mid-grey 640x480 canvas). Prints a table, then a final line of JSON.
 
     python benchmarks/realtime_fps.py [--checkpoint PATH] [--recall-images 0] [--margins]
@@ -17,6 +18,7 @@ import numpy as np
 
 from fer_utils.classifier import load_classifier
 from fer_utils.data import load_arrays
+from fer_utils.export import fast_classifier
 from fer_utils.realtime import CROP_MARGINS, EmotionRecognizer, FaceDetector, crop_face, draw
 
 CANVAS = (480, 640)
@@ -41,6 +43,18 @@ def fps(recognizer: EmotionRecognizer, frame: np.ndarray, repeats: int) -> float
     return repeats / (time.perf_counter() - started)
 
 
+def latency(classifier, face: np.ndarray, repeats: int) -> float:
+    """Median milliseconds of predict_proba on one face."""
+    for _ in range(10):
+        classifier.predict_proba(face)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        classifier.predict_proba(face)
+        times.append(time.perf_counter() - started)
+    return 1000 * float(np.median(times))
+
+
 def contains(box, true_box) -> bool:
     """The detection's centre lies inside the placed face."""
     x, y, w, h = box
@@ -58,22 +72,16 @@ def main() -> None:
     args = parser.parse_args()
 
     classifier = load_classifier(args.checkpoint, args.device)
+    fast = fast_classifier(classifier)  # onnxruntime when installed, else the PyTorch classifier itself
     test = load_arrays(verbose=False).split("test")
-    recognizer = EmotionRecognizer(classifier, smoothing=0.6)
+    recognizer = EmotionRecognizer(fast, smoothing=0.6)
 
     one, _ = synthetic_frame([test.images[0]])
     four, _ = synthetic_frame(test.images[1:5], 150, [(60, 60), (430, 60), (60, 270), (430, 270)])
     fps_one, fps_four = fps(recognizer, one, args.repeats), fps(recognizer, four, args.repeats // 2)
 
-    face = test.images[:1]
-    for _ in range(10):
-        classifier.predict_proba(face)
-    latencies = []
-    for _ in range(args.repeats):
-        started = time.perf_counter()
-        classifier.predict_proba(face)
-        latencies.append(time.perf_counter() - started)
-    latency_ms = 1000 * float(np.median(latencies))
+    latency_ms = latency(classifier, test.images[:1], args.repeats)
+    onnx_ms = latency(fast, test.images[:1], args.repeats) if fast is not classifier else None
 
     detector = FaceDetector()
     count = args.recall_images or len(test)
@@ -101,18 +109,22 @@ def main() -> None:
             predicted = classifier.predict_proba(faces).argmax(1)
             margin_rows.append((margins, float((predicted == reference).mean()), float((predicted == labels).mean())))
 
-    print(f"\nclassifier: {classifier}")
-    print(f"{'measure':<58} {'value':>10}")
-    print(f"{'end-to-end FPS, 640x480, one face':<58} {fps_one:>10.1f}")
-    print(f"{'end-to-end FPS, 640x480, four faces':<58} {fps_four:>10.1f}")
-    print(f"{'classification latency per face, batch 1 (ms, median)':<58} {latency_ms:>10.2f}")
-    print(f"{'detection time per frame (ms, median)':<58} {float(np.median(detect_ms)):>10.2f}")
-    print(f"{f'detection recall on {count} synthetic frames':<58} {recall:>10.3f}")
+    print(f"\nclassifier: {classifier}; realtime path: {fast}")
+    print(f"{'measure':<64} {'value':>10}")
+    print(f"{'end-to-end FPS, 640x480, one face':<64} {fps_one:>10.1f}")
+    print(f"{'end-to-end FPS, 640x480, four faces':<64} {fps_four:>10.1f}")
+    print(f"{'classification latency per face, batch 1, PyTorch (ms, median)':<64} {latency_ms:>10.2f}")
+    if onnx_ms is not None:
+        print(f"{'classification latency per face, batch 1, onnxruntime (ms)':<64} {onnx_ms:>10.2f}")
+    print(f"{'detection time per frame (ms, median)':<64} {float(np.median(detect_ms)):>10.2f}")
+    print(f"{f'detection recall on {count} synthetic frames':<64} {recall:>10.3f}")
     for margins, agree, accuracy in margin_rows:
         print(f"  margins {margins}: label agrees with dataset crop {agree:.3f}, accuracy {accuracy:.3f}")
     print(json.dumps({
         "benchmark": "realtime_fps", "fps_one_face": round(fps_one, 1), "fps_four_faces": round(fps_four, 1),
-        "latency_ms_per_face": round(latency_ms, 2), "detect_ms": round(float(np.median(detect_ms)), 2),
+        "latency_ms_per_face": round(latency_ms, 2),
+        "latency_ms_per_face_onnxruntime": None if onnx_ms is None else round(onnx_ms, 2),
+        "detect_ms": round(float(np.median(detect_ms)), 2),
         "recall": round(recall, 4), "recall_images": count, "crop_margins": list(CROP_MARGINS),
         "margins": [{"margins": list(m), "agreement": round(a, 4), "accuracy": round(c, 4)} for m, a, c in margin_rows],
     }))

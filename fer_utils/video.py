@@ -16,7 +16,7 @@ def _background(width: int, height: int, rng) -> np.ndarray:
     """A soft, textured BGR backdrop (a room-like gradient with blotches), not a flat colour."""
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     base = 90 + 60 * xs / width + 30 * ys / height
-    blotches = cv2.GaussianBlur(rng.normal(0, 40, (height, width)).astype(np.float32), (0, 0), 25)
+    blotches = cv2.resize(rng.normal(0, 25, (6, 8)).astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
     gray = np.clip(base + blotches, 0, 255)
     tint = np.array([1.0, 0.95, 0.85], np.float32)
     return np.clip(gray[:, :, None] * tint, 0, 255).astype(np.uint8)
@@ -24,10 +24,9 @@ def _background(width: int, height: int, rng) -> np.ndarray:
 
 def make_demo_video(faces: np.ndarray, labels: np.ndarray, path: Path | str, seconds: float = 12.0, fps: int = 15,
                     size: tuple[int, int] = (640, 480), seed: int = 0) -> pd.DataFrame:
-    """Write an MP4 of FER2013 faces enlarged and moving over a background: one face, then two, then three at once.
-
-    Each face changes to another face (and emotion) every two seconds. Returns the ground truth per frame and face.
-    """
+    """Write an MP4 of FER2013 faces enlarged and moving over a background: one face, then two, then three at once,
+    each in its own column of the frame. Each face changes to another face (and emotion) every two seconds.
+    Returns the ground truth per frame and face."""
     rng = np.random.default_rng(seed)
     width, height = size
     backdrop = _background(width, height, rng)
@@ -37,17 +36,17 @@ def make_demo_video(faces: np.ndarray, labels: np.ndarray, path: Path | str, sec
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write MP4 video to {path}")
     total = int(seconds * fps)
-    lanes = [(0.28, 0.0), (0.62, 0.35), (0.45, 0.7)]  # (vertical position, phase) of up to three faces
     truth = []
     for frame_index in range(total):
         t = frame_index / fps
         count = 1 + int(3 * frame_index / total)
+        column = width / count
         frame = backdrop.copy()
         for lane in range(count):
-            y_pos, phase = lanes[lane]
-            side = int(150 + 50 * np.sin(2 * np.pi * (t / 6 + phase)))
-            x = int((width - side) * (0.5 + 0.45 * np.sin(2 * np.pi * (t / 8 + phase))))
-            y = int(np.clip(height * y_pos - side / 2 + 20 * np.sin(2 * np.pi * t / 3), 0, height - side))
+            phase = lane / 3
+            side = int(min(160 + 30 * np.sin(2 * np.pi * (t / 6 + phase)), column - 8))
+            x = int(lane * column + (column - side) * (0.5 + 0.5 * np.sin(2 * np.pi * (t / 7 + phase))))
+            y = int((height - side) * (0.5 + 0.4 * np.sin(2 * np.pi * (t / 5 + phase))))
             pick = np.random.default_rng([seed, lane, int(t // 2)]).integers(len(faces))
             face = cv2.resize(faces[pick], (side, side), interpolation=cv2.INTER_CUBIC)
             frame[y:y + side, x:x + side] = face[:, :, None]

@@ -11,6 +11,7 @@ import time
 import cv2
 
 from .classifier import load_classifier
+from .export import fast_classifier
 from .realtime import EmotionRecognizer, SourceError, draw, frames
 
 
@@ -86,7 +87,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-probs", action="store_true", help="hide the probability bars")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
-    recognizer = EmotionRecognizer(load_classifier(args.checkpoint, args.device), smoothing=args.smoothing)
+    classifier = fast_classifier(load_classifier(args.checkpoint, args.device))
+    recognizer = EmotionRecognizer(classifier, smoothing=args.smoothing)
     try:
         show_window(recognizer, args.source, not args.no_probs)
     except SourceError as err:
