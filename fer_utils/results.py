@@ -82,7 +82,10 @@ def render_results(metrics: dict, realtime: dict | None = None) -> str:
             "",
             f"Realtime (`benchmarks/realtime_fps.py`, this 2-core CPU, 640x480 frames): {realtime['fps_one_face']:.0f} "
             f"FPS with one face, {realtime['fps_four_faces']:.0f} FPS with four; "
-            f"{realtime['latency_ms_per_face']:.1f} ms per face at batch 1; Haar detection finds "
+            f"{realtime['latency_ms_per_face']:.1f} ms per face at batch 1 in PyTorch"
+            + (f", {realtime['latency_ms_per_face_onnxruntime']:.1f} ms through onnxruntime (the demo's path)"
+               if realtime.get("latency_ms_per_face_onnxruntime") else "")
+            + "; Haar detection finds "
             f"{_pct(realtime['recall'])} of {realtime['recall_images']:,} synthetic frames.",
         ]
     return "\n".join(lines)
@@ -100,8 +103,8 @@ def render_card(metrics: dict, checkpoint: dict) -> str:
         "",
         "## Model",
         f"- Architecture: torchvision ResNet18, stem `{model['stem']}` (`fer`: 3x3 stride-1 convolution and max-pool; "
-        "`imagenet`: 7x7 stride 2 and max-pool), 7-way head, initialised "
-        f"{checkpoint.get('info', {}).get('init', 'randomly')}.",
+        "`imagenet`: 7x7 stride 2 and max-pool), 7-way head; initialisation: "
+        f"{checkpoint.get('info', {}).get('init', 'random')}.",
         f"- Input: {model['input_size']}x{model['input_size']} grayscale ({model['in_channels']} channel), pixels "
         f"scaled to [0, 1] and normalised with mean {model['mean']} and std {model['std']}.",
         f"- Output: probabilities over {', '.join(EMOTIONS)}.",
@@ -127,7 +130,8 @@ def render_card(metrics: dict, checkpoint: dict) -> str:
         "## Known limits",
         "- FER2013 was gathered by image search and labelled quickly: labels are noisy (notebook 04 shows likely "
         "mislabels), some images are blank or not faces, and several hundred test images copy training images.",
-        "- Its faces skew towards young, light-skinned adults and posed, exaggerated expressions; accuracy on "
+        "- Its faces are reported to skew towards young, light-skinned adults and posed, exaggerated expressions; "
+        "accuracy on "
         "spontaneous expressions, children, older people and under-represented groups is unmeasured and likely lower.",
         "- Seven discrete labels do not capture mixed or subtle emotions, and an expression is not an inner state.",
         "- 48x48 grayscale input: no colour, low detail; sensitive to crop, pose and lighting (see notebook 04).",
