@@ -152,7 +152,7 @@ def test_headless_run_writes_video_timeline_and_plot(tmp_path, tiny_run):
         assert result[key].stat().st_size > 100, key
     timeline = result["timeline_df"]
     assert len(timeline) > 0 and set(timeline["label"]) <= set(EMOTIONS)
-    np.testing.assert_allclose(timeline[[f"p_{e}" for e in EMOTIONS]].sum(1), 1, atol=1e-3)
+    np.testing.assert_allclose(timeline[[f"p_{e}" for e in EMOTIONS]].sum(axis=1), 1, atol=1e-3)
     assert cv2.VideoCapture(str(result["video"])).get(cv2.CAP_PROP_FRAME_COUNT) == 15
     score = score_against_truth(timeline, truth)
     assert score["faces"] == len(truth) and score["recall"] > 0.5
