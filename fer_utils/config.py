@@ -48,3 +48,17 @@ def default_profile() -> str:
     from .device import pick_device
 
     return "cpu" if pick_device("auto", verbose=False).type == "cpu" else "full"
+
+
+def parse_pairs(pairs: list[str], flag: str = "--set") -> dict:
+    """Command-line ``key=value`` pairs; values parsed as JSON where possible (numbers, booleans), else strings."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"{flag} expects key=value, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out

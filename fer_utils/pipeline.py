@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import default_profile, load_profile
+from .config import default_profile, load_profile, parse_pairs
 from .paths import NOTEBOOKS_DIR, REPORTS_DIR
 
 
@@ -28,19 +28,6 @@ def notebooks(only: list[str] | None = None, folder: Path = NOTEBOOKS_DIR) -> li
     if unknown:
         raise SystemExit(f"No notebook matches {unknown}; the notebooks are: {', '.join(nb.stem for nb in found)}")
     return chosen
-
-
-def parse_overrides(pairs: list[str]) -> dict:
-    """``key=value`` strings to parameters, values read as YAML (numbers, booleans, strings)."""
-    import yaml
-
-    params = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"-p expects key=value, got {pair!r}")
-        params[key] = yaml.safe_load(value)
-    return params
 
 
 def run_notebook(notebook: Path, params: dict, output_dir: Path) -> Path:
@@ -95,7 +82,7 @@ def main(argv=None) -> int:
     parser.add_argument("--output-dir", type=Path, default=REPORTS_DIR)
     args = parser.parse_args(argv)
     try:
-        run(args.profile, args.only, parse_overrides(args.param), args.output_dir)
+        run(args.profile, args.only, parse_pairs(args.param, "-p"), args.output_dir)
     except NotebookFailed as err:
         print(f"\nPIPELINE STOPPED: {err}", file=sys.stderr)
         return 1

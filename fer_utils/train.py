@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from . import EMOTIONS, __version__
 from .augment import augment, preprocess
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import load_profile
+from .config import load_profile, parse_pairs
 from .data import FERArrays, load_arrays, pixel_stats, train_val_indices
 from .device import cpu_has_bf16, describe_device, pick_device
 from .models import build_model, model_config
@@ -383,20 +383,6 @@ def reference_run() -> dict:
     return summarise(load_checkpoint(REFERENCE_CHECKPOINT), REFERENCE_CHECKPOINT.parent, REFERENCE_CHECKPOINT)
 
 
-def parse_set(pairs: list[str]) -> dict:
-    """``key=value`` pairs, values parsed as JSON where possible (numbers, booleans), else strings."""
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--set expects key=value, got {pair!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu", help="configs/<name>.yaml (smoke, cpu, full, seed)")
@@ -406,7 +392,7 @@ def main(argv=None) -> int:
                         help=f"override options: {', '.join(DEFAULTS)}")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bars (for logs)")
     args = parser.parse_args(argv)
-    overrides = parse_set(args.set)
+    overrides = parse_pairs(args.set)
     if args.device:
         overrides["device"] = args.device
     result = train(args.profile, overrides, args.runs_dir, progress=not args.no_progress)

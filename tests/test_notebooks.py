@@ -74,3 +74,12 @@ def test_smoke_pipeline_writes_every_report(tmp_path, monkeypatch):
     training = json.loads((tmp_path / "training.json").read_text())
     assert training["best_checkpoint"] == str(tmp_path / "runs" / "smoke" / "best.pt")
     assert (tmp_path / "figures" / "02-learning-curves.png").exists()
+
+
+def test_command_line_pairs_are_typed():
+    from fer_utils.config import parse_pairs
+
+    assert parse_pairs(["epochs=3", "lr=0.01", "tta=flip", "train_model=false"]) == {
+        "epochs": 3, "lr": 0.01, "tta": "flip", "train_model": False}
+    with pytest.raises(SystemExit, match="-p expects key=value"):
+        parse_pairs(["epochs"], "-p")
