@@ -58,7 +58,7 @@ DEFAULTS = {
     "scale": 0.1,
     "erasing": 0.25,
     "amp": "auto",             # auto (bf16 on CUDA and bf16-capable CPUs), bf16 or off
-    "channels_last": "auto",   # auto (on CUDA only: it slowed the CPU here), on or off
+    "channels_last": "auto",   # auto (on CUDA only: no consistent gain on the CPU here), on or off
     "compile": False,          # torch.compile the model
     "num_workers": 2,          # DataLoader workers, reference pipeline only
 }
