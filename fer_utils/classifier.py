@@ -31,6 +31,12 @@ def default_checkpoint() -> Path:
     return trained[-1]
 
 
+def balanced_runs() -> list[Path]:
+    """Trained checkpoints under runs/ that used class-balanced loss or sampling, oldest first."""
+    return [p for p in sorted(RUNS_DIR.glob("*/best.pt"), key=lambda p: p.stat().st_mtime)
+            if load_checkpoint(p).get("config", {}).get("balance", "none") != "none"]
+
+
 def resolve_checkpoint(checkpoint: str | Path | None = None) -> Path:
     """The checkpoint the notebooks evaluate: the one named; else the one notebook 02 just trained (its
     reports/training.json); else ``default_checkpoint()``."""

@@ -172,3 +172,16 @@ def findings(accuracy: float, calibration: dict, curves: dict, recall: dict, sup
         + ", ".join(f"{name} ({drops[name]:.1%})" for name in fragile)
         + f"; {sturdy} matters least ({drops[sturdy]:.1%}).",
     ])
+
+
+def gradcam_examples(labels: np.ndarray, probs: np.ndarray) -> tuple[list[int], list[int]]:
+    """Per class, the most confident correct prediction and the most confident wrong one (indices)."""
+    predicted = probs.argmax(1)
+    confidence = probs.max(1)
+    rows = {"correct": [], "wrong": []}
+    for label in range(len(EMOTIONS)):
+        for kind, mask in (("correct", predicted == label), ("wrong", predicted != label)):
+            candidates = np.flatnonzero((labels == label) & mask)
+            if len(candidates):
+                rows[kind].append(int(candidates[np.argmax(confidence[candidates])]))
+    return rows["correct"], rows["wrong"]

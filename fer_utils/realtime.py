@@ -183,7 +183,8 @@ class FaceResult:
 
 
 class EmotionRecognizer:
-    """Detect, crop, classify (one batch per frame) and smooth."""
+    """Detect, crop, classify (one batch per frame) and smooth. ``fps`` is a moving average of its own speed and
+    ``last_seconds`` the time the last frame took."""
 
     def __init__(self, classifier, detector: FaceDetector | None = None, smoothing: float = 0.6,
                  margins=CROP_MARGINS):
@@ -191,8 +192,18 @@ class EmotionRecognizer:
         self.detector = detector or FaceDetector()
         self.smoother = Smoother(smoothing)
         self.margins = margins
+        self.fps: float | None = None
+        self.last_seconds = 0.0
 
     def __call__(self, frame) -> list[FaceResult]:
+        started = time.perf_counter()
+        results = self._recognise(frame)
+        self.last_seconds = max(time.perf_counter() - started, 1e-6)
+        rate = 1 / self.last_seconds
+        self.fps = rate if self.fps is None else 0.9 * self.fps + 0.1 * rate
+        return results
+
+    def _recognise(self, frame) -> list[FaceResult]:
         gray = to_gray(frame)
         boxes = self.detector.detect(gray)
         if not len(boxes):
@@ -207,8 +218,7 @@ class EmotionRecognizer:
 def to_bgr(frame) -> np.ndarray:
     """A uint8 BGR copy of a frame, for drawing."""
     frame = np.asarray(frame)
-    gray_or_colour = frame if frame.dtype == np.uint8 else None
-    if gray_or_colour is None or frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
+    if frame.dtype != np.uint8 or frame.ndim == 2 or frame.shape[2] == 1:
         return cv2.cvtColor(to_gray(frame), cv2.COLOR_GRAY2BGR)
     if frame.shape[2] == 4:
         return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)

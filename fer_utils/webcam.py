@@ -6,7 +6,6 @@
 import argparse
 import sys
 import threading
-import time
 
 import cv2
 
@@ -18,14 +17,10 @@ from .realtime import EmotionRecognizer, SourceError, draw, frames
 def show_window(recognizer: EmotionRecognizer, source=0, show_probs: bool = True) -> None:
     """Show annotated frames in an OpenCV window until q or Esc is pressed."""
     title = "fer-study (q to quit)"
-    fps = None
     try:
         for _, frame in frames(source):
-            started = time.perf_counter()
             results = recognizer(frame)
-            elapsed = max(time.perf_counter() - started, 1e-6)
-            fps = 1 / elapsed if fps is None else 0.9 * fps + 0.1 / elapsed
-            cv2.imshow(title, draw(frame, results, fps, show_probs))
+            cv2.imshow(title, draw(frame, results, recognizer.fps, show_probs))
             if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
                 break
     except cv2.error as err:
@@ -51,18 +46,15 @@ def live_widget(classifier, camera: int = 0, smoothing: float = 0.6, show_probs:
 
     def loop():
         recognizer = EmotionRecognizer(classifier, smoothing=strength.value)
-        fps, problem = None, None
+        problem = None
         try:
             for _, frame in frames(index.value):
                 if not start.value:
                     break
                 recognizer.smoother.strength = strength.value
-                began = time.perf_counter()
                 results = recognizer(frame)
-                elapsed = max(time.perf_counter() - began, 1e-6)
-                fps = 1 / elapsed if fps is None else 0.9 * fps + 0.1 / elapsed
-                image.value = cv2.imencode(".jpg", draw(frame, results, fps, probs.value))[1].tobytes()
-                status.value = f"camera {index.value}: {len(results)} face(s), {fps:.0f} FPS"
+                image.value = cv2.imencode(".jpg", draw(frame, results, recognizer.fps, probs.value))[1].tobytes()
+                status.value = f"camera {index.value}: {len(results)} face(s), {recognizer.fps:.0f} FPS"
         except SourceError as err:
             problem = str(err)
         finally:
