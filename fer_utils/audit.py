@@ -27,6 +27,15 @@ def duplicate_groups(arrays: FERArrays) -> list[np.ndarray]:
     return [np.array(g) for g in groups.values() if len(g) > 1]
 
 
+def noisy_training_images(arrays: FERArrays) -> np.ndarray:
+    """A mask of the blank images and of the members of duplicate groups whose copies disagree on the label."""
+    noisy = arrays.images.reshape(len(arrays), -1).std(axis=1) < BLANK_STD
+    for group in duplicate_groups(arrays):
+        if len(set(arrays.labels[group])) > 1:
+            noisy[group] = True
+    return noisy
+
+
 def audit(arrays: FERArrays) -> dict:
     """Blank images, duplicates within train, and test images that are pixel copies of training images."""
     is_train = arrays.splits == "train"

@@ -1,6 +1,6 @@
-"""A trained checkpoint as a classifier: ``load_classifier(path).predict_proba(faces)``."""
+"""A trained checkpoint as a classifier: ``load_classifier(path).predict_proba(faces)``, in PyTorch or, for realtime
+use on a CPU, through onnxruntime."""
 
-import json
 from pathlib import Path
 
 import cv2
@@ -8,24 +8,24 @@ import numpy as np
 import torch
 
 from . import EMOTIONS
-from .augment import preprocess, tta_views
+from .augment import TTA_MODES, batched_logits
 from .checkpoint import CheckpointError, load_checkpoint
 from .data import IMAGE_SIZE
 from .device import pick_device
+from .export import export, max_difference
 from .models import build_model
-from .paths import MODELS_DIR, REPORTS_DIR, RUNS_DIR
-
-REFERENCE_CHECKPOINT = MODELS_DIR / "fer2013-resnet18.pt"
+from .paths import DATA_DIR, RUNS_DIR, SHIPPED_CHECKPOINT
+from .provenance import file_sha256
 
 
 def default_checkpoint() -> Path:
-    """The project's reference checkpoint if there is one, else the newest best.pt under runs/."""
-    if REFERENCE_CHECKPOINT.is_file():
-        return REFERENCE_CHECKPOINT
+    """The shipped checkpoint if there is one, else the newest best.pt under runs/."""
+    if SHIPPED_CHECKPOINT.is_file():
+        return SHIPPED_CHECKPOINT
     trained = sorted(RUNS_DIR.glob("*/best.pt"), key=lambda p: p.stat().st_mtime)
     if not trained:
         raise CheckpointError(
-            f"No checkpoint found: neither {REFERENCE_CHECKPOINT} nor any runs/*/best.pt. "
+            f"No checkpoint found: neither {SHIPPED_CHECKPOINT} nor any runs/*/best.pt. "
             "Train one with notebook 02 or `python -m fer_utils.train --profile cpu`."
         )
     return trained[-1]
@@ -35,17 +35,6 @@ def balanced_runs() -> list[Path]:
     """Trained checkpoints under runs/ that used class-balanced loss or sampling, oldest first."""
     return [p for p in sorted(RUNS_DIR.glob("*/best.pt"), key=lambda p: p.stat().st_mtime)
             if load_checkpoint(p).get("config", {}).get("balance", "none") != "none"]
-
-
-def resolve_checkpoint(checkpoint: str | Path | None = None) -> Path:
-    """The checkpoint the notebooks evaluate: the one named; else the one notebook 02 just trained (its
-    reports/training.json); else ``default_checkpoint()``."""
-    if checkpoint:
-        return Path(checkpoint)
-    trained = REPORTS_DIR / "training.json"
-    if trained.is_file():
-        return Path(json.loads(trained.read_text())["best_checkpoint"])
-    return default_checkpoint()
 
 
 def to_faces(faces) -> np.ndarray:
@@ -73,44 +62,43 @@ def to_faces(faces) -> np.ndarray:
     return out
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    return torch.softmax(torch.from_numpy(logits), dim=1).numpy().astype(np.float32)
+
+
 class FERClassifier:
-    """A ResNet18 and its preprocessing, batched on one device."""
+    """A ResNet18 and its preprocessing, batched on one device. Predictions average the test-time views that the
+    checkpoint chose on validation (``tta``), unless a call names others."""
 
     def __init__(self, model: torch.nn.Module, model_cfg: dict, device: torch.device, checkpoint: dict, path: Path):
         self.model = model.eval()
         self.model_cfg = model_cfg
         self.device = device
         self.checkpoint_path = path
-        self.history = checkpoint.get("history", [])
         self.provenance = checkpoint.get("provenance", {})
         self.config = checkpoint.get("config", {})
+        self.tta = checkpoint.get("tta", "none")
+        self.tta_val_acc = checkpoint.get("tta_val_acc", {})
         self.classes = EMOTIONS
 
-    @torch.no_grad()
-    def logits(self, faces, tta: str = "none", batch_size: int = 512) -> np.ndarray:
-        """Logits (N,7), averaged over the test-time views (``tta``: none, flip or ten-crop)."""
-        faces = to_faces(faces)
-        cfg = self.model_cfg
-        out = []
-        for start in range(0, len(faces), batch_size):
-            batch = torch.from_numpy(faces[start:start + batch_size]).to(self.device)
-            views = [self.model(preprocess(view, cfg["input_size"], cfg["mean"], cfg["std"], cfg["in_channels"]))
-                     for view in tta_views(batch, tta)]
-            out.append(torch.stack(views).float().mean(0).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, len(EMOTIONS)), np.float32)
+    def logits(self, faces, tta: str | None = None, batch_size: int = 512) -> np.ndarray:
+        """Logits (N,7), averaged over the test-time views (``tta``: none, flip or ten-crop; default: the
+        checkpoint's)."""
+        tta = self.tta if tta is None else tta
+        if tta not in TTA_MODES:
+            raise ValueError(f"tta must be one of {', '.join(TTA_MODES)}; got {tta!r}")
+        faces = torch.from_numpy(to_faces(faces)).to(self.device)
+        return batched_logits(self.model, faces, self.model_cfg, tta, batch_size).cpu().numpy()
 
-    def predict_proba(self, faces, tta: str = "none", batch_size: int = 512) -> np.ndarray:
+    def predict_proba(self, faces, tta: str | None = None, batch_size: int = 512) -> np.ndarray:
         """Probabilities (N,7), float32, in ``fer_utils.EMOTIONS`` order."""
-        logits = torch.from_numpy(self.logits(faces, tta, batch_size))
-        return torch.softmax(logits, dim=1).numpy().astype(np.float32)
-
-    def predict(self, faces, tta: str = "none") -> list[str]:
-        return [EMOTIONS[i] for i in self.predict_proba(faces, tta).argmax(1)]
+        return softmax(self.logits(faces, tta, batch_size))
 
     def __repr__(self) -> str:
         cfg = self.model_cfg
-        return (f"FERClassifier({self.checkpoint_path}, resnet18 stem={cfg['stem']}, input {cfg['input_size']}px x "
-                f"{cfg['in_channels']}ch, device={self.device})")
+        return (f"FERClassifier({self.checkpoint_path}, resnet18 stem={cfg['stem']}, input {cfg['input_size']}px "
+                f"{'crops' if cfg.get('crop') else 'resized'} x {cfg['in_channels']}ch, test-time views {self.tta}, "
+                f"device={self.device})")
 
 
 def load_classifier(path: Path | str | None = None, device: str = "auto") -> FERClassifier:
@@ -127,3 +115,56 @@ def load_classifier(path: Path | str | None = None, device: str = "auto") -> FER
                               f"and {cfg['in_channels']} channel(s): {str(err)[:300]}") from err
     target = pick_device(device, verbose=False)
     return FERClassifier(model.to(target), cfg, target, checkpoint, path)
+
+
+class OnnxClassifier:
+    """Single-view ``predict_proba`` through onnxruntime: the same network and preprocessing, several times faster at
+    batch 1 on a CPU. For realtime use, where one view per face is what a frame affords."""
+
+    def __init__(self, classifier: FERClassifier, path: Path):
+        import onnxruntime
+
+        self.classifier, self.path = classifier, path
+        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def predict_proba(self, faces) -> np.ndarray:
+        return softmax(self.session.run(None, {"faces": to_faces(faces)})[0])
+
+    def __repr__(self) -> str:
+        return f"OnnxClassifier({self.classifier.checkpoint_path}, onnxruntime, one view)"
+
+
+class SingleView:
+    """A classifier that always predicts from one view (no test-time augmentation), for realtime use."""
+
+    def __init__(self, classifier: FERClassifier):
+        self.classifier = classifier
+
+    def predict_proba(self, faces) -> np.ndarray:
+        return self.classifier.predict_proba(faces, tta="none")
+
+    def __repr__(self) -> str:
+        return f"{self.classifier!r}, one view"
+
+
+def fast_classifier(classifier: FERClassifier, cache_dir: Path | str | None = None):
+    """A single-view classifier for realtime use: an onnxruntime twin of a CPU classifier (exported once, cached by
+    checkpoint hash, checked against PyTorch), else the PyTorch classifier itself, when onnxruntime is missing or the
+    model runs on a GPU."""
+    if classifier.device.type != "cpu":
+        return SingleView(classifier)
+    try:
+        import onnxruntime  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError:
+        return SingleView(classifier)
+    path = Path(cache_dir or DATA_DIR / "cache") / f"model-{file_sha256(classifier.checkpoint_path)[:16]}.onnx"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp.onnx")
+        export(classifier.model, classifier.model_cfg, "onnx", tmp)
+        faces = np.random.default_rng(0).integers(0, 256, (32, 48, 48), dtype=np.uint8)
+        if max_difference(classifier.logits(faces, tta="none"), tmp, faces) > 1e-4:
+            tmp.unlink()
+            return SingleView(classifier)
+        tmp.replace(path)
+    return OnnxClassifier(classifier, path)

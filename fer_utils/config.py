@@ -1,25 +1,95 @@
-"""Profiles: flat ``configs/<name>.yaml`` files shared by the notebooks and the CLIs."""
+"""Configuration: the typed, checked training options, the profiles in ``configs/`` that the notebooks and the CLIs
+share, and command-line ``key=value`` pairs. A wrong value or a key that nothing uses is an error, never a silent
+change of what trains."""
 
+import ast
 import json
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Literal, get_args, get_origin
 
-from .paths import CONFIG_DIR
+import yaml
+
+from .paths import CONFIG_DIR, NOTEBOOKS_DIR
 
 
-def _parse_flat_yaml(text: str) -> dict:
-    """Read ``key: value  # comment`` lines, for machines without PyYAML."""
-    params = {}
-    for line in text.splitlines():
-        line = line.split(" #", 1)[0].strip()
-        if not line or line.startswith("#"):
-            continue
-        key, _, value = line.partition(":")
-        value = value.strip()
-        try:
-            params[key.strip()] = json.loads(value.replace("'", '"')) if value not in ("", "null") else None
-        except json.JSONDecodeError:
-            params[key.strip()] = value.strip("\"'")
-    return params
+class ConfigError(ValueError):
+    """An option, profile key or override that is unknown or has a wrong value; the message names the allowed ones."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides what ``fer_utils.train`` trains. Each field's type is checked on construction; a
+    ``Literal`` lists the allowed values."""
+
+    profile: str = "custom"  # the profile these options came from; names the run folder runs/<profile>/
+    data_dir: str = ""  # FER2013 folder; empty means data/fer2013
+    max_per_class: int = 0  # images per class and split; 0 keeps all
+    val_fraction: float = 0.1  # share of train held out for model selection
+    clean: bool = False  # leave out blank training images and duplicate groups whose copies disagree on the label
+    seed: int = 0  # seed of the split, the initialisation and the augmentation
+    device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
+    pipeline: Literal["fast", "torchvision"] = "fast"  # uint8 tensors on the device, or ImageFolder + PIL + DataLoader
+    stem: Literal["imagenet", "fer", "fer-nopool"] = "fer"
+    in_channels: Literal[1, 3] = 1
+    input_size: int = 48  # side of the model's input
+    crop: bool = False  # train on random input_size crops of the 48x48 faces and evaluate on crops, not resizes
+    weights: Literal["none", "imagenet"] = "none"
+    on_missing_weights: Literal["random", "fail"] = "random"
+    epochs: int = 30
+    batch_size: int = 128
+    optimizer: Literal["sgd", "adam"] = "sgd"  # sgd is Nesterov SGD
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: Literal["none", "cosine", "onecycle"] = "onecycle"
+    label_smoothing: float = 0.1
+    mixup: float = 0.0  # mixup alpha; 0 turns it off
+    cutmix: float = 0.0  # cutmix alpha; 0 turns it off
+    balance: Literal["none", "loss", "sampler"] = "none"  # class-weighted loss or class-balanced sampling
+    flip: float = 0.5  # probability of a mirror image
+    rotation: float = 10.0  # degrees, either way
+    translate: float = 0.1  # fraction of the side, either way
+    scale: float = 0.1  # zoom, +- fraction
+    erasing: float = 0.25  # probability of one erased rectangle
+    ema: float = 0.0  # decay of an exponential moving average of the weights, which is then evaluated; 0 turns it off
+    tta: Literal["auto", "none", "flip", "ten-crop"] = "auto"  # the checkpoint's test-time views; auto: best on val
+    amp: Literal["auto", "bf16", "off"] = "auto"  # auto: bf16 on CUDA and on CPUs with native bf16
+    channels_last: Literal["auto", "on", "off"] = "auto"  # auto: on CUDA and on CPUs with native bf16
+    compile: bool = False  # torch.compile the model
+    num_workers: int = 2  # DataLoader workers, torchvision pipeline only
+
+    def __post_init__(self):
+        for field in fields(self):
+            check_value(field.name, getattr(self, field.name), field.type)
+        positive = ("epochs", "batch_size", "input_size", "lr")
+        unit = ("val_fraction", "flip", "erasing", "label_smoothing", "ema")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
+        for name in unit:
+            if not 0 <= getattr(self, name) < 1 or (name == "flip" and getattr(self, name) > 1):
+                raise ConfigError(f"{name} must lie in [0, 1), got {getattr(self, name)!r}")
+        if self.crop and self.input_size >= 48:
+            raise ConfigError(f"crop=true needs input_size below the faces' 48 pixels, got {self.input_size}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_value(name: str, value, annotation) -> None:
+    """Raise ConfigError unless ``value`` fits ``annotation`` (a Literal, bool, int, float or str)."""
+    if get_origin(annotation) is Literal:
+        allowed = get_args(annotation)
+        if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
+            raise ConfigError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
+        return
+    accepted = (int, float) if annotation is float else annotation
+    if isinstance(value, bool) and annotation is not bool or not isinstance(value, accepted):
+        raise ConfigError(f"{name} must be a {annotation.__name__}, got {value!r} ({type(value).__name__})")
+
+
+TRAINING_OPTIONS = tuple(field.name for field in fields(TrainConfig))
 
 
 def profile_path(name: str) -> Path:
@@ -34,13 +104,39 @@ def profile_path(name: str) -> Path:
 
 
 def load_profile(name: str) -> dict:
-    """The parameters of profile ``name`` (a name in ``configs/`` or a path to a YAML file)."""
-    text = profile_path(name).read_text()
-    try:
-        import yaml
-    except ImportError:
-        return _parse_flat_yaml(text)
-    return yaml.safe_load(text) or {}
+    """The parameters of profile ``name`` (a name in ``configs/`` or a path to a YAML file), every key checked to be
+    a training option or a notebook parameter."""
+    params = yaml.safe_load(profile_path(name).read_text()) or {}
+    check_known(params, f"profile {name!r}")
+    return params
+
+
+def notebook_parameters(folder: Path = NOTEBOOKS_DIR) -> dict[str, set[str]]:
+    """The names that each numbered notebook's ``parameters`` cell declares, read without Jupyter."""
+    declared = {}
+    for path in sorted(Path(folder).glob("[0-9][0-9]-*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        source = "".join(next((c["source"] for c in cells if "parameters" in c["metadata"].get("tags", [])), ""))
+        declared[path.stem] = {node.target.id for node in ast.parse(source).body if isinstance(node, ast.AnnAssign)}
+    return declared
+
+
+def check_known(params: dict, where: str) -> None:
+    """Raise ConfigError for keys that neither training nor any notebook uses."""
+    known = set(TRAINING_OPTIONS).union(*notebook_parameters().values())
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigError(f"{where} sets {', '.join(unknown)}, which neither training nor any notebook uses. "
+                          f"Known keys: {', '.join(sorted(known))}.")
+
+
+def training_config(profile: str | None = None, overrides: dict | None = None) -> TrainConfig:
+    """TrainConfig defaults, then the training keys of a profile, then overrides (training options only)."""
+    values = {k: v for k, v in (load_profile(profile) if profile else {}).items() if k in TRAINING_OPTIONS}
+    unknown = sorted(set(overrides or {}) - set(TRAINING_OPTIONS))
+    if unknown:
+        raise ConfigError(f"unknown training options {', '.join(unknown)}; known: {', '.join(TRAINING_OPTIONS)}")
+    return TrainConfig(**{**values, **(overrides or {}), "profile": profile or "custom"})
 
 
 def default_profile() -> str:

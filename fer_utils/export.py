@@ -1,8 +1,9 @@
-"""Export a checkpoint, preprocessing included, to ONNX or TorchScript, and check it against PyTorch.
+"""Export a network, preprocessing included, to ONNX or TorchScript, and run or check the exported file.
 
     python -m fer_utils.export --format onnx [--checkpoint PATH] [--output models/fer2013-resnet18.onnx]
 
-The exported model takes uint8 faces (N,48,48) and returns logits (N,7) in fer_utils.EMOTIONS order.
+The exported model takes uint8 faces (N,48,48) and returns logits (N,7) in fer_utils.EMOTIONS order, for one view
+(the face itself, or its centre crop for models trained on crops).
 """
 
 import argparse
@@ -15,27 +16,25 @@ import torch
 from torch import nn
 
 from .augment import preprocess
-from .classifier import FERClassifier, load_classifier, to_faces
 
 
 class WithPreprocessing(nn.Module):
-    """The classifier's network with its exact preprocessing in front: uint8 faces (N,48,48) to logits."""
+    """A network with its exact preprocessing in front: uint8 faces (N,48,48) to logits."""
 
-    def __init__(self, classifier: FERClassifier):
+    def __init__(self, model: nn.Module, model_cfg: dict):
         super().__init__()
-        self.model = classifier.model.cpu().eval()
-        self.cfg = dict(classifier.model_cfg)
+        self.model = model.cpu().eval()
+        self.cfg = dict(model_cfg)
 
     def forward(self, faces: torch.Tensor) -> torch.Tensor:
-        cfg = self.cfg
-        return self.model(preprocess(faces, cfg["input_size"], cfg["mean"], cfg["std"], cfg["in_channels"]))
+        return self.model(preprocess(faces, self.cfg))
 
 
-def export(classifier: FERClassifier, fmt: str, output: Path | str) -> Path:
-    """Write the model in ``fmt`` (onnx or torchscript) to ``output``."""
+def export(model: nn.Module, model_cfg: dict, fmt: str, output: Path | str) -> Path:
+    """Write the network and its preprocessing in ``fmt`` (onnx or torchscript) to ``output``."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    module = WithPreprocessing(classifier).eval()
+    module = WithPreprocessing(model, model_cfg).eval()
     example = torch.zeros(2, 48, 48, dtype=torch.uint8)
     with torch.no_grad():
         if fmt == "torchscript":
@@ -76,30 +75,31 @@ def run_exported(path: Path | str, faces: np.ndarray, batch_size: int = 512) -> 
     return np.concatenate(out)
 
 
-def max_difference(classifier: FERClassifier, path: Path | str, faces: np.ndarray) -> float:
-    """Largest absolute difference between the exported model's logits and PyTorch's on ``faces``."""
-    return float(np.abs(run_exported(path, faces) - classifier.logits(faces)).max())
+def max_difference(expected_logits: np.ndarray, path: Path | str, faces: np.ndarray) -> float:
+    """Largest absolute difference between the exported model's logits on ``faces`` and the expected ones."""
+    return float(np.abs(run_exported(path, faces) - expected_logits).max())
 
 
 def main(argv=None) -> int:
+    from .classifier import load_classifier  # the CLI sits above the classifier, which itself uses this module
+    from .data import load_arrays
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--format", choices=["onnx", "torchscript"], required=True)
-    parser.add_argument("--checkpoint", help="default: the reference model, else the newest run")
+    parser.add_argument("--checkpoint", help="default: the shipped model, else the newest run")
     parser.add_argument("--output", type=Path, help="default: beside the checkpoint, .onnx or .ts")
     parser.add_argument("--check-images", type=int, default=0, help="test images to compare on; 0 uses all")
     args = parser.parse_args(argv)
     classifier = load_classifier(args.checkpoint, device="cpu")
     output = args.output or classifier.checkpoint_path.with_suffix(".onnx" if args.format == "onnx" else ".ts")
-    export(classifier, args.format, output)
+    export(classifier.model, classifier.model_cfg, args.format, output)
     try:
-        from .data import load_arrays
-
         faces = load_arrays(verbose=False).split("test").images
     except Exception as err:  # no dataset here: compare on random faces instead
         print(f"FER2013 unavailable ({type(err).__name__}); comparing on random faces")
         faces = np.random.default_rng(0).integers(0, 256, (512, 48, 48), dtype=np.uint8)
     faces = faces[:args.check_images or len(faces)]
-    difference = max_difference(classifier, output, faces)
+    difference = max_difference(classifier.logits(faces, tta="none"), output, faces)
     print(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB); largest logit difference from PyTorch on "
           f"{len(faces):,} faces: {difference:.2e}")
     if difference > 1e-4:
@@ -110,45 +110,3 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-class OnnxClassifier:
-    """``predict_proba`` through onnxruntime: the same model and preprocessing, about 4x faster at batch 1 on a CPU."""
-
-    def __init__(self, classifier: FERClassifier, path: Path):
-        import onnxruntime
-
-        self.classifier, self.path = classifier, path
-        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-    def predict_proba(self, faces) -> np.ndarray:
-        logits = self.session.run(None, {"faces": to_faces(faces)})[0]
-        return torch.softmax(torch.from_numpy(logits), dim=1).numpy().astype(np.float32)
-
-    def __repr__(self) -> str:
-        return f"OnnxClassifier({self.classifier.checkpoint_path}, onnxruntime)"
-
-
-def fast_classifier(classifier: FERClassifier, cache_dir: Path | str | None = None):
-    """An onnxruntime twin of a CPU classifier for realtime use (exported once, cached by checkpoint hash, checked
-    against PyTorch), or the classifier itself when onnxruntime is missing or the model runs on a GPU."""
-    if classifier.device.type != "cpu":
-        return classifier
-    try:
-        import onnxruntime  # noqa: F401
-        import onnxscript  # noqa: F401
-    except ImportError:
-        return classifier
-    from .evaluate import file_sha256
-    from .paths import DATA_DIR
-
-    path = Path(cache_dir or DATA_DIR / "cache") / f"model-{file_sha256(classifier.checkpoint_path)[:16]}.onnx"
-    if not path.exists():
-        tmp = path.with_suffix(".tmp.onnx")
-        export(classifier, "onnx", tmp)
-        faces = np.random.default_rng(0).integers(0, 256, (32, 48, 48), dtype=np.uint8)
-        if max_difference(classifier, tmp, faces) > 1e-4:
-            tmp.unlink()
-            return classifier
-        tmp.replace(path)
-    return OnnxClassifier(classifier, path)

@@ -17,8 +17,7 @@ def gradcam(classifier: FERClassifier, faces, classes=None) -> np.ndarray:
     hooks = [layer.register_forward_hook(lambda m, i, out: store.__setitem__("act", out)),
              layer.register_full_backward_hook(lambda m, gin, gout: store.__setitem__("grad", gout[0]))]
     try:
-        x = preprocess(torch.from_numpy(faces).to(classifier.device), cfg["input_size"], cfg["mean"], cfg["std"],
-                       cfg["in_channels"]).requires_grad_(True)
+        x = preprocess(torch.from_numpy(faces).to(classifier.device), cfg).requires_grad_(True)
         logits = model(x)
         target = logits.argmax(1) if classes is None else torch.as_tensor(classes, device=logits.device)
         model.zero_grad()

@@ -66,7 +66,8 @@ def build_model(stem: str = "fer", in_channels: int = 1, weights: str | None = N
     return model, init
 
 
-def model_config(stem: str, in_channels: int, input_size: int, mean: float, std: float) -> dict:
-    """What a checkpoint records to rebuild the model and its preprocessing."""
+def model_config(stem: str, in_channels: int, input_size: int, mean: float, std: float, crop: bool = False) -> dict:
+    """What a checkpoint records to rebuild the model and its preprocessing (``crop``: the model sees crops of the
+    faces rather than resized faces)."""
     return {"arch": "resnet18", "stem": stem, "in_channels": in_channels, "input_size": input_size,
-            "num_classes": len(EMOTIONS), "mean": mean, "std": std}
+            "num_classes": len(EMOTIONS), "mean": mean, "std": std, "crop": crop}

@@ -14,7 +14,8 @@ def project_root() -> Path:
 ROOT = project_root()
 DATA_DIR = ROOT / "data"
 CONFIG_DIR = ROOT / "configs"
-REPORTS_DIR = Path(os.environ.get("FER_REPORTS_DIR") or ROOT / "reports")
+REPORTS_DIR = ROOT / "reports"
 MODELS_DIR = ROOT / "models"
+SHIPPED_CHECKPOINT = MODELS_DIR / "fer2013-resnet18.pt"
 RUNS_DIR = Path(os.environ.get("FER_RUNS_DIR") or ROOT / "runs")
 NOTEBOOKS_DIR = ROOT / "notebooks"
