@@ -14,19 +14,18 @@ NAMES    := 01-data-exploration 02-training 03-evaluation 04-error-analysis 05-w
 REPORTS  := $(addprefix reports/,$(addsuffix .ipynb,$(NAMES)))
 PROFILE_STAMP := reports/.profile-$(PROFILE)
 
-.PHONY: help setup data report smoke test lint lab results clean
+.PHONY: help setup data report smoke test lint lab results gpu-profiles clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
-	@echo "  options: PROFILE=auto|smoke|cpu|full|seed (auto: full on a GPU, cpu otherwise), FER2013_ZIP=path/to/fer2013.zip"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@echo "  options: PROFILE=auto|smoke|cpu|full|original|shipped (auto: full on a GPU, cpu otherwise), FER2013_ZIP=path/to/fer2013.zip"
 
 setup: $(STAMP) ## create .venv with everything installed, and a Jupyter kernel "fer-study"
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m ipykernel install --user --name fer-study --display-name "Python (fer-study)"
 	touch $@
 
@@ -55,6 +54,9 @@ lint: $(STAMP) ## check the code with ruff
 
 lab: $(STAMP) ## open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab notebooks
+
+gpu-profiles: $(STAMP) ## on a CUDA GPU: train and evaluate the full and original profiles into runs/gpu-profiles.json
+	$(PY) -m fer_utils.gpu_profiles
 
 results: $(STAMP) ## fill the README results and model card from models/fer2013-resnet18.metrics.json
 	$(PY) -m fer_utils.results render

@@ -16,9 +16,9 @@ import time
 import cv2
 import numpy as np
 
-from fer_utils.classifier import load_classifier
+from fer_utils.classifier import OnnxClassifier, SingleView, fast_classifier, load_classifier
 from fer_utils.data import load_arrays
-from fer_utils.export import fast_classifier
+from fer_utils.provenance import cpu_description
 from fer_utils.realtime import CROP_MARGINS, EmotionRecognizer, FaceDetector, crop_face, draw
 
 CANVAS = (480, 640)
@@ -72,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
 
     classifier = load_classifier(args.checkpoint, args.device)
-    fast = fast_classifier(classifier)  # onnxruntime when installed, else the PyTorch classifier itself
+    fast = fast_classifier(classifier)  # one view: onnxruntime when installed, else the PyTorch classifier
     test = load_arrays(verbose=False).split("test")
     recognizer = EmotionRecognizer(fast, smoothing=0.6)
 
@@ -80,8 +80,9 @@ def main() -> None:
     four, _ = synthetic_frame(test.images[1:5], 150, [(60, 60), (430, 60), (60, 270), (430, 270)])
     fps_one, fps_four = fps(recognizer, one, args.repeats), fps(recognizer, four, args.repeats // 2)
 
-    latency_ms = latency(classifier, test.images[:1], args.repeats)
-    onnx_ms = latency(fast, test.images[:1], args.repeats) if fast is not classifier else None
+    single_view = SingleView(classifier)
+    latency_ms = latency(single_view, test.images[:1], args.repeats)
+    onnx_ms = latency(fast, test.images[:1], args.repeats) if isinstance(fast, OnnxClassifier) else None
 
     detector = FaceDetector()
     count = args.recall_images or len(test)
@@ -101,13 +102,14 @@ def main() -> None:
 
     margin_rows = []
     if args.margins and crops:
-        reference = classifier.predict_proba(test.images[kept]).argmax(1)
+        from_dataset_crops = single_view.predict_proba(test.images[kept]).argmax(1)
         labels = test.labels[kept]
         for margins in [(0.0, 0.0, 0.0), (0.05, 0.0, 0.05), (0.1, 0.0, 0.1), (0.0, -0.05, 0.05), (0.1, -0.05, 0.1),
                         (0.15, 0.0, 0.15), (0.1, 0.05, 0.1), (-0.05, -0.05, 0.0)]:
             faces = np.stack([crop_face(frame, box, margins) for frame, box in crops])
-            predicted = classifier.predict_proba(faces).argmax(1)
-            margin_rows.append((margins, float((predicted == reference).mean()), float((predicted == labels).mean())))
+            predicted = single_view.predict_proba(faces).argmax(1)
+            margin_rows.append((margins, float((predicted == from_dataset_crops).mean()),
+                                float((predicted == labels).mean())))
 
     print(f"\nclassifier: {classifier}; realtime path: {fast}")
     print(f"{'measure':<64} {'value':>10}")
@@ -121,7 +123,8 @@ def main() -> None:
     for margins, agree, accuracy in margin_rows:
         print(f"  margins {margins}: label agrees with dataset crop {agree:.3f}, accuracy {accuracy:.3f}")
     print(json.dumps({
-        "benchmark": "realtime_fps", "fps_one_face": round(fps_one, 1), "fps_four_faces": round(fps_four, 1),
+        "benchmark": "realtime_fps", "device": cpu_description() if args.device == "cpu" else args.device,
+        "fps_one_face": round(fps_one, 1), "fps_four_faces": round(fps_four, 1),
         "latency_ms_per_face": round(latency_ms, 2),
         "latency_ms_per_face_onnxruntime": None if onnx_ms is None else round(onnx_ms, 2),
         "detect_ms": round(float(np.median(detect_ms)), 2),

@@ -12,9 +12,11 @@ then a final line of JSON with both rates and their ratio.
 import argparse
 import json
 import time
+from dataclasses import replace
 
 import torch
 
+from fer_utils.config import training_config
 from fer_utils.data import load_arrays, pixel_stats
 from fer_utils.device import describe_device, pick_device
 from fer_utils.models import build_model, model_config
@@ -22,8 +24,7 @@ from fer_utils.train import (
     fast_batches,
     make_optimizer,
     make_schedule,
-    reference_loader,
-    resolve_config,
+    torchvision_loader,
     train_step,
     use_bf16,
     use_channels_last,
@@ -40,7 +41,7 @@ def images_per_second(config: dict, model_cfg: dict, device: torch.device, batch
         model = model.to(memory_format=torch.channels_last)
     model.train()
     optimizer = make_optimizer(model, config)
-    schedule = make_schedule(optimizer, {**config, "schedule": "none"}, 1)
+    schedule = make_schedule(optimizer, replace(config, schedule="none"), 1)
     generator = torch.Generator(device=device).manual_seed(0)
     seen, started = 0, None
     for step, (x, y) in enumerate(batches):
@@ -69,17 +70,17 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--images", type=int, default=1536, help="images timed per pipeline")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; the best of each is reported")
-    parser.add_argument("--ablation", action="store_true", help="also time ours without bf16 and with channels_last")
+    parser.add_argument("--ablation", action="store_true",
+                        help="also time ours in fp32, in bf16, and in bf16 with channels_last, in alternating rounds")
     args = parser.parse_args()
 
-    config = resolve_config(args.profile, {"device": args.device})
-    device = pick_device(config["device"])
+    config = training_config(args.profile, {"device": args.device})
+    device = pick_device(config.device)
     arrays = load_arrays(verbose=False).split("train")
     mean, std = pixel_stats(arrays.images)
-    model_cfg = model_config(config["stem"], config["in_channels"], config["input_size"], mean, std)
-    index = torch.arange(len(arrays))
+    model_cfg = model_config(config.stem, config.in_channels, config.input_size, mean, std, config.crop)
 
-    original_cfg = {**config, "batch_size": 32, "amp": "off", "channels_last": "off", "mixup": 0.0, "cutmix": 0.0}
+    original_cfg = replace(config, batch_size=32, amp="off", channels_last="off", mixup=0.0, cutmix=0.0)
     faces, labels = torch.from_numpy(arrays.images).to(device), torch.from_numpy(arrays.labels).to(device)
     generator = torch.Generator(device=device).manual_seed(0)
     bf16, channels_last = use_bf16(config, device), use_channels_last(config, device)
@@ -88,45 +89,43 @@ def main() -> None:
         """The original at its best: with 0 or 2 DataLoader workers, whichever is faster here."""
         rates = []
         for workers in (0, 2):
-            cfg = {**original_cfg, "num_workers": workers}
-            loader = reference_loader(cfg, model_cfg, index.numpy(), seed=0)
+            cfg = replace(original_cfg, num_workers=workers)
+            loader = torchvision_loader(cfg, model_cfg, arrays.names, seed=0)
             rates.append(images_per_second(cfg, model_cfg, device, forever(lambda loader=loader: loader),
                                            args.images, bf16=False, channels_last=False))
         return max(rates)
 
-    def time_ours() -> float:
-        batches = forever(lambda: fast_batches(faces, labels, config, model_cfg, generator, None))
-        return images_per_second(config, model_cfg, device, batches, args.images, bf16, channels_last)
+    def time_ours(cfg=config) -> float:
+        batches = forever(lambda: fast_batches(faces, labels, cfg, model_cfg, generator, None))
+        return images_per_second(cfg, model_cfg, device, batches, args.images, use_bf16(cfg, device),
+                                 use_channels_last(cfg, device))
 
-    # Alternate the two, best of ``rounds`` each, so that neither gains from running second.
+    variants = {"ours in fp32": replace(config, amp="off", channels_last="off"),
+                "ours with bf16": replace(config, amp="bf16", channels_last="off"),
+                "ours with bf16 and channels_last": replace(config, amp="bf16", channels_last="on")}
+    # Alternate every contender, best of ``rounds`` each, so that none gains from running at a quieter moment.
     original = ours = 0.0
+    ablation = dict.fromkeys(variants if args.ablation else (), 0.0)
     for _ in range(args.rounds):
         original = max(original, time_original())
         ours = max(ours, time_ours())
-
-    ablation = []
-    if args.ablation:  # the choices behind "ours", measured in the same run
-        for label, amp, cl in (("ours without bf16 (fp32)", "off", "off"), ("ours with bf16", "bf16", "off"),
-                               ("ours with bf16 and channels_last", "bf16", "on")):
-            variant_cfg = {**config, "amp": amp, "channels_last": cl}
-            rate = images_per_second(variant_cfg, model_cfg, device, forever(
-                lambda cfg=variant_cfg: fast_batches(faces, labels, cfg, model_cfg, generator, None)), args.images,
-                use_bf16(variant_cfg, device), use_channels_last(variant_cfg, device))
-            ablation.append((label, rate))
+        for label in ablation:
+            ablation[label] = max(ablation[label], time_ours(variants[label]))
 
     variant = f"resnet18 stem={model_cfg['stem']} {model_cfg['input_size']}px x{model_cfg['in_channels']}"
     print(f"\ndevice: {describe_device(device)}; model: {variant}; {args.images} images timed per pipeline\n")
     print(f"{'pipeline':<62} {'images/s':>9}")
     print(f"{'original: ImageFolder + PIL + DataLoader, fp32, batch 32':<62} {original:>9.1f}")
-    ours_name = f"ours: uint8 on device, batched aug, {'bf16' if bf16 else 'fp32'}, batch {config['batch_size']}"
+    ours_name = (f"ours: uint8 on device, batched aug, {'bf16' if bf16 else 'fp32'}"
+                 f"{', channels_last' if channels_last else ''}, batch {config.batch_size}")
     print(f"{ours_name:<62} {ours:>9.1f}")
     print(f"{'ratio':<62} {ours / original:>9.2f}x\n")
-    for label, rate in ablation:
+    for label, rate in ablation.items():
         print(f"{label:<62} {rate:>9.1f}")
     print(json.dumps({"benchmark": "train_throughput", "device": describe_device(device), "model": variant,
                       "original_images_per_s": round(original, 1), "ours_images_per_s": round(ours, 1),
-                      "ratio": round(ours / original, 2), "bf16": bf16, "batch_size": config["batch_size"],
-                      "ablation": {label: round(rate, 1) for label, rate in ablation}}))
+                      "ratio": round(ours / original, 2), "bf16": bf16, "channels_last": channels_last,
+                      "batch_size": config.batch_size, "ablation": {k: round(v, 1) for k, v in ablation.items()}}))
 
 
 if __name__ == "__main__":

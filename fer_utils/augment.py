@@ -3,7 +3,8 @@ test-time views.
 
 Faces stay uint8 (N,48,48) on the device. One ``grid_sample`` per batch applies a random flip, rotation, translation
 and zoom and produces the model's input: the whole face resized, or a random crop of it when the model trains on
-crops. Random erasing and normalisation follow. ``model_cfg`` is the dict a checkpoint records (``models.model_config``).
+crops. Random erasing and normalisation follow. ``model_cfg`` is the dict a checkpoint records
+(``models.model_config``).
 """
 
 import math

@@ -86,7 +86,7 @@ def check_value(name: str, value, annotation) -> None:
         return
     accepted = (int, float) if annotation is float else annotation
     if isinstance(value, bool) and annotation is not bool or not isinstance(value, accepted):
-        raise ConfigError(f"{name} must be a {annotation.__name__}, got {value!r} ({type(value).__name__})")
+        raise ConfigError(f"{name} must be of type {annotation.__name__}, got {value!r} ({type(value).__name__})")
 
 
 TRAINING_OPTIONS = tuple(field.name for field in fields(TrainConfig))

@@ -1,7 +1,6 @@
 """Evaluation: accuracy per test split and leak-free, the classification report beside the original study's
 Table 1, confusion matrices, and the metrics.json that the README is filled from."""
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,8 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 from . import EMOTIONS
 from .audit import leak_free_mask
 from .data import FERArrays, train_val_indices
+from .paths import ROOT
+from .provenance import file_sha256, git_commit
 
 # The original study's Table 1 (ResNet18, 10 epochs, Adam), on the 7,178 test images.
 ORIGINAL = {
@@ -28,10 +29,6 @@ ORIGINAL = {
 
 # The `fer` package's bundled model on the same 7,178 test images (TFLite, raw crops; selected on the test set).
 PEER_FER_PACKAGE = {"accuracy": 0.6556, "macro_f1": 0.631}
-
-
-def file_sha256(path: Path | str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def report(labels: np.ndarray, predicted: np.ndarray) -> dict:
@@ -61,6 +58,20 @@ def table_vs_original(ours: dict) -> pd.DataFrame:
         rows.append({"class": label, "f1 (orig)": ORIGINAL[key], "f1 (ours)": ours[key],
                      "f1 Δ": ours[key] - ORIGINAL[key], "support": ours["support"]})
     return pd.DataFrame(rows).set_index("class")
+
+
+def style_vs_original(table: pd.DataFrame):
+    """The table with its per-class differences coloured from red (worse) to green (better); empty cells stay blank."""
+    deltas = [c for c in table.columns if c.endswith("Δ")]
+    return table.style.format(precision=3, na_rep="").background_gradient(
+        subset=pd.IndexSlice[list(EMOTIONS), deltas], cmap="RdYlGn", vmin=-0.15, vmax=0.15)
+
+
+def accuracy_table(accuracies: dict, single_view: dict, tta: str) -> pd.DataFrame:
+    """Accuracy per test split, with one view and with the test-time views ``tta``, and the images counted."""
+    return pd.DataFrame({"one view": {k: v["accuracy"] for k, v in single_view.items()},
+                         f"test-time views ({tta})": {k: v["accuracy"] for k, v in accuracies.items()},
+                         "images": {k: v["n"] for k, v in accuracies.items()}}).round(4)
 
 
 def split_accuracies(arrays: FERArrays, predicted: np.ndarray) -> dict:
@@ -100,21 +111,20 @@ def top_confusions(matrix: np.ndarray, k: int = 6) -> list[tuple[int, int, int]]
     return sorted(off, key=lambda item: -item[2])[:k]
 
 
-def metrics(classifier, ours: dict, accuracies: dict, matrix: np.ndarray, train_acc: float, val_acc: float,
-            tta: str, profile: str, data_hash: str) -> dict:
-    """Everything notebook 03 reports, with provenance, as written to reports/metrics.json."""
-    from .paths import ROOT
-    from .train import git_commit
-
+def metrics(classifier, ours: dict, accuracies: dict, single_view: dict, matrix: np.ndarray, train_acc: float,
+            val_acc: float, tta: str, profile: str, data_hash: str) -> dict:
+    """Everything notebook 03 reports, with provenance, as written to reports/metrics.json: accuracy with the
+    classifier's test-time views (``tta``) and with one view (``single_view``)."""
     path = Path(classifier.checkpoint_path).resolve()
     trained = classifier.provenance
     return {
         "accuracy": {name: value["accuracy"] for name, value in accuracies.items()},
+        "accuracy_single_view": {name: value["accuracy"] for name, value in single_view.items()},
         "n_images": {name: value["n"] for name, value in accuracies.items()},
         "macro_f1": ours["macro_f1"], "weighted_f1": ours["weighted_f1"],
         "per_class": ours["per_class"],
         "confusion_matrix": matrix.tolist(),
-        "train_accuracy": train_acc, "val_accuracy": val_acc,
+        "train_accuracy": train_acc, "val_accuracy": val_acc, "tta_val_accuracy": classifier.tta_val_acc,
         "original": ORIGINAL, "peer_fer_package": PEER_FER_PACKAGE,
         "provenance": {
             "checkpoint": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
@@ -139,8 +149,8 @@ def robustness(classifier, faces: np.ndarray, labels: np.ndarray, perturbations:
 
     curves = {}
     for name, (function, strengths, kwargs, _) in tqdm(perturbations.items(), desc="perturbations"):
-        accuracies = [float((classifier.predict_proba(function(faces, s, **kwargs)).argmax(1) == labels).mean())
-                      for s in strengths]
+        accuracies = [float((classifier.predict_proba(function(faces, s, **kwargs), tta="none").argmax(1)
+                             == labels).mean()) for s in strengths]
         curves[name] = (list(strengths), accuracies)
     return curves
 

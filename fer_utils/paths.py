@@ -19,3 +19,10 @@ MODELS_DIR = ROOT / "models"
 SHIPPED_CHECKPOINT = MODELS_DIR / "fer2013-resnet18.pt"
 RUNS_DIR = Path(os.environ.get("FER_RUNS_DIR") or ROOT / "runs")
 NOTEBOOKS_DIR = ROOT / "notebooks"
+
+
+def reports_path(reports_dir: str | Path = "") -> Path:
+    """The folder a notebook writes its figures and JSON to (made if missing): ``reports_dir``, else reports/."""
+    folder = Path(reports_dir) if reports_dir else REPORTS_DIR
+    (folder / "figures").mkdir(parents=True, exist_ok=True)
+    return folder

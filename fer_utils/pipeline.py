@@ -1,17 +1,35 @@
-"""Run the numbered notebooks in order with papermill into reports/, with an HTML copy of each.
+"""Run the numbered notebooks in order with papermill into reports/, with an HTML copy of each, streaming each
+notebook's output to the terminal.
 
     python -m fer_utils.pipeline --profile smoke
     python -m fer_utils.pipeline --profile cpu --only 03 04 -p tta=flip
+
+Every input a notebook gets is a papermill parameter: the profile's keys and the overrides that it declares, where
+to write (``reports_dir``), and, for notebooks 03-05, the checkpoint that notebook 02 trains (``checkpoint``).
+Training options that notebook 02 does not declare itself reach it in ``options``.
 """
 
 import argparse
+import logging
 import os
 import sys
 import time
 from pathlib import Path
 
-from .config import default_profile, load_profile, parse_pairs
-from .paths import NOTEBOOKS_DIR, REPORTS_DIR
+from .config import (
+    TRAINING_OPTIONS,
+    ConfigError,
+    check_known,
+    default_profile,
+    load_profile,
+    notebook_parameters,
+    parse_pairs,
+    training_config,
+)
+from .paths import NOTEBOOKS_DIR, REPORTS_DIR, RUNS_DIR
+from .train import checkpoint_for
+
+QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]  # no "running over TCP without encryption" on every start
 
 
 class NotebookFailed(RuntimeError):
@@ -30,19 +48,17 @@ def notebooks(only: list[str] | None = None, folder: Path = NOTEBOOKS_DIR) -> li
     return chosen
 
 
-def run_notebook(notebook: Path, params: dict, output_dir: Path) -> Path:
-    """Execute one notebook with the parameters it declares; write the executed copy and its HTML."""
+def run_notebook(notebook: Path, params: dict, output_dir: Path, log_output: bool = True) -> Path:
+    """Execute one notebook with ``params`` (which it must declare); write the executed copy and its HTML."""
     import papermill as pm
     from nbconvert import HTMLExporter
 
-    declared = pm.inspect_notebook(str(notebook))
-    accepted = {k: v for k, v in params.items() if k in declared}
     output = output_dir / notebook.name
     output_dir.mkdir(parents=True, exist_ok=True)
     try:
-        pm.execute_notebook(
-            str(notebook), str(output), parameters=accepted, kernel_name="python3", cwd=str(notebook.parent),
-        )
+        pm.execute_notebook(str(notebook), str(output), parameters=params, kernel_name="python3",
+                            cwd=str(notebook.parent), log_output=log_output, progress_bar=False,
+                            extra_arguments=QUIET_KERNEL)
     except pm.PapermillExecutionError as err:
         raise NotebookFailed(
             f"{notebook.name} failed in cell [{err.exec_count}], which starts {err.source.strip().splitlines()[0]!r}: "
@@ -55,12 +71,29 @@ def run_notebook(notebook: Path, params: dict, output_dir: Path) -> Path:
     return output
 
 
+def notebook_inputs(profile: str, overrides: dict, output_dir: Path, runs_dir: Path) -> dict[str, dict]:
+    """The parameters each notebook gets, by notebook name; unknown keys and bad training values are errors."""
+    check_known(overrides, "-p")
+    params = {"profile": profile, **load_profile(profile), **overrides}
+    training = {k: v for k, v in overrides.items() if k in TRAINING_OPTIONS}
+    training_config(profile, training)  # a bad value stops here, before any notebook runs
+    trained = checkpoint_for(profile, runs_dir) if params.get("train_model", True) else ""
+    shared = {"reports_dir": str(output_dir.resolve()), "runs_dir": str(Path(runs_dir).resolve()),
+              "checkpoint": str(trained)}
+    inputs = {}
+    for name, declared in notebook_parameters().items():
+        chosen = {k: v for k, v in {**params, **shared}.items() if k in declared}
+        if "options" in declared:
+            chosen["options"] = {k: v for k, v in training.items() if k not in declared}
+        inputs[name] = chosen
+    return inputs
+
+
 def run(profile: str = "auto", only: list[str] | None = None, overrides: dict | None = None,
-        output_dir: Path = REPORTS_DIR) -> list[Path]:
+        output_dir: Path = REPORTS_DIR, runs_dir: Path = RUNS_DIR, log_output: bool = True) -> list[Path]:
     """Run the chosen notebooks in order, stopping at the first failure."""
     profile = default_profile() if profile == "auto" else profile
-    params = {"profile": profile, **load_profile(profile), **(overrides or {})}
-    os.environ["FER_REPORTS_DIR"] = str(Path(output_dir).resolve())  # the kernels write figures and JSON there
+    inputs = notebook_inputs(profile, overrides or {}, Path(output_dir), Path(runs_dir))
     for var in ("FER2013_ZIP", "FER2013_DIR", "FER2013_CSV"):  # kernels run in notebooks/, so make paths absolute
         if os.environ.get(var):
             os.environ[var] = str(Path(os.environ[var]).expanduser().resolve())
@@ -68,7 +101,7 @@ def run(profile: str = "auto", only: list[str] | None = None, overrides: dict | 
     for notebook in notebooks(only):
         started = time.perf_counter()
         print(f"[{profile}] {notebook.name} ...", flush=True)
-        written.append(run_notebook(notebook, params, Path(output_dir)))
+        written.append(run_notebook(notebook, inputs[notebook.stem], Path(output_dir), log_output))
         print(f"[{profile}] {notebook.name} done in {time.perf_counter() - started:.1f} s -> "
               f"{written[-1].with_suffix('.html')}", flush=True)
     return written
@@ -80,9 +113,15 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 03")
     parser.add_argument("-p", "--param", action="append", default=[], help="override a parameter: key=value")
     parser.add_argument("--output-dir", type=Path, default=REPORTS_DIR)
+    parser.add_argument("--runs-dir", type=Path, default=RUNS_DIR)
+    parser.add_argument("--quiet", action="store_true", help="do not stream the notebooks' output")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="  %(message)s")  # papermill logs each output line at INFO
+    logging.getLogger("papermill").setLevel(logging.INFO)
     try:
-        run(args.profile, args.only, parse_pairs(args.param, "-p"), args.output_dir)
+        run(args.profile, args.only, parse_pairs(args.param, "-p"), args.output_dir, args.runs_dir, not args.quiet)
+    except (ConfigError, FileNotFoundError) as err:
+        parser.error(str(err))
     except NotebookFailed as err:
         print(f"\nPIPELINE STOPPED: {err}", file=sys.stderr)
         return 1

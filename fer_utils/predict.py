@@ -9,8 +9,7 @@ from pathlib import Path
 
 import cv2
 
-from .classifier import load_classifier
-from .export import fast_classifier
+from .classifier import fast_classifier, load_classifier
 from .realtime import VIDEO_SUFFIXES, EmotionRecognizer, SourceError, draw, frames
 from .video import run_video
 
@@ -26,7 +25,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="+", help="images, videos or folders of images")
     parser.add_argument("--output", type=Path, help="folder for annotated images and videos")
-    parser.add_argument("--checkpoint", help="checkpoint to use (default: the reference model, else the newest run)")
+    parser.add_argument("--checkpoint", help="checkpoint to use (default: the shipped model, else the newest run)")
     parser.add_argument("--smoothing", type=float, default=0.6, help="temporal smoothing for videos; 0 turns it off")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)

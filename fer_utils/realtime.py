@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from . import EMOTIONS
+from .classifier import FERClassifier, SingleView
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
@@ -142,10 +143,12 @@ class Smoother:
     tracks: list = field(default_factory=list)
     next_id: int = 0
 
-    def update(self, boxes, probs: np.ndarray) -> tuple[list[int], np.ndarray]:
-        """Smoothed probabilities for this frame's faces, and the track id of each."""
+    def __post_init__(self):
         if not 0 <= self.strength < 1:
             raise ValueError(f"smoothing strength must be in [0, 1), got {self.strength}")
+
+    def update(self, boxes, probs: np.ndarray) -> tuple[list[int], np.ndarray]:
+        """Smoothed probabilities for this frame's faces, and the track id of each."""
         free = list(self.tracks)
         ids, out = [], np.array(probs, np.float32, copy=True)
         for i, box in enumerate(boxes):
@@ -183,12 +186,12 @@ class FaceResult:
 
 
 class EmotionRecognizer:
-    """Detect, crop, classify (one batch per frame) and smooth. ``fps`` is a moving average of its own speed and
-    ``last_seconds`` the time the last frame took."""
+    """Detect, crop, classify (one batch per frame, one view per face) and smooth. ``fps`` is a moving average of its
+    own speed and ``last_seconds`` the time the last frame took."""
 
     def __init__(self, classifier, detector: FaceDetector | None = None, smoothing: float = 0.6,
                  margins=CROP_MARGINS):
-        self.classifier = classifier
+        self.classifier = SingleView(classifier) if isinstance(classifier, FERClassifier) else classifier
         self.detector = detector or FaceDetector()
         self.smoother = Smoother(smoothing)
         self.margins = margins

@@ -363,8 +363,9 @@ def train(profile: str | None = None, overrides: dict | None = None, runs_dir: P
     finished = {"tta": tta, "tta_val_acc": tta_val_acc,
                 "provenance": {**best["provenance"], "wall_s": elapsed}}
     save_checkpoint(run_dir / "best.pt", {**best, **finished})
-    save_checkpoint(run_dir / "last.pt", {**load_checkpoint(run_dir / "last.pt"), **finished, "finished": True})
-    return summarise(load_checkpoint(run_dir / "best.pt"), run_dir)
+    last = {**load_checkpoint(run_dir / "last.pt"), **finished, "finished": True}
+    save_checkpoint(run_dir / "last.pt", last)
+    return summarise(last, run_dir)
 
 
 def provenance(device: torch.device, data_hash: str, config: TrainConfig) -> dict:

@@ -1,6 +1,7 @@
 """Headless demo: build a video of moving FER2013 faces, and run the recogniser over a video into an annotated MP4,
 a GIF and a contact sheet, a per-frame timeline (CSV) and an emotion-over-time plot."""
 
+import base64
 from pathlib import Path
 
 import cv2
@@ -8,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import EMOTIONS
-from .realtime import EmotionRecognizer, draw, frames
+from .realtime import EmotionRecognizer, SourceError, draw, frames
 
 
 def _background(width: int, height: int, rng) -> np.ndarray:
@@ -82,7 +83,7 @@ def run_video(recognizer: EmotionRecognizer, source, out_dir: Path | str, name: 
                          "label": face.label, "confidence": round(face.confidence, 4),
                          **{f"p_{e}": round(float(p), 4) for e, p in zip(EMOTIONS, face.probs)}})
     if writer is None:
-        raise ValueError(f"{source} gave no frames")
+        raise SourceError(f"{source} gave no frames: it is empty or cannot be decoded.")
     writer.release()
     timeline = pd.DataFrame(rows, columns=["time", "frame", "track", "x", "y", "w", "h", "label", "confidence",
                                            *[f"p_{e}" for e in EMOTIONS]])
@@ -91,6 +92,15 @@ def run_video(recognizer: EmotionRecognizer, source, out_dir: Path | str, name: 
     _write_contact_sheet(annotated_frames, paths["contact_sheet"])
     return {**paths, "timeline_df": timeline, "frames": len(seconds),
             "mean_fps": len(seconds) / sum(seconds) if seconds else 0.0}
+
+
+def embed_gif(path: Path | str):
+    """An animated GIF as HTML with the file inlined, so that it plays in JupyterLab and in the HTML report alike
+    (nbconvert does not render ``image/gif`` outputs)."""
+    from IPython.display import HTML
+
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return HTML(f'<img src="data:image/gif;base64,{data}" alt="annotated demo video">')
 
 
 def _pick(items: list, count: int) -> list:

@@ -9,8 +9,7 @@ import threading
 
 import cv2
 
-from .classifier import load_classifier
-from .export import fast_classifier
+from .classifier import fast_classifier, load_classifier
 from .realtime import EmotionRecognizer, SourceError, draw, frames
 
 
@@ -74,7 +73,7 @@ def live_widget(classifier, camera: int = 0, smoothing: float = 0.6, show_probs:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", default="0", help="webcam index, video file, image or folder (default 0)")
-    parser.add_argument("--checkpoint", help="checkpoint to use (default: the reference model, else the newest run)")
+    parser.add_argument("--checkpoint", help="checkpoint to use (default: the shipped model, else the newest run)")
     parser.add_argument("--smoothing", type=float, default=0.6, help="0 turns temporal smoothing off")
     parser.add_argument("--no-probs", action="store_true", help="hide the probability bars")
     parser.add_argument("--device", default="auto")

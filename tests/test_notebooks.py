@@ -1,5 +1,6 @@
 import ast
 import json
+import logging
 
 import nbformat
 import papermill as pm
@@ -7,9 +8,8 @@ import pytest
 from conftest import real_fer2013
 
 from fer_utils import pipeline
-from fer_utils.config import load_profile
+from fer_utils.config import TRAINING_OPTIONS, load_profile
 from fer_utils.paths import CONFIG_DIR, NOTEBOOKS_DIR
-from fer_utils.train import DEFAULTS as TRAINING_OPTIONS
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]-*.ipynb"))
 EXPECTED = ["01-data-exploration", "02-training", "03-evaluation", "04-error-analysis", "05-webcam-demo"]
@@ -40,17 +40,19 @@ def test_every_profile_parameter_is_used():
         assert not unknown, f"{profile.name} sets parameters that no notebook declares and training ignores: {unknown}"
 
 
-def test_failing_notebook_is_named_with_its_cell(tmp_path):
+def test_failing_notebook_is_named_with_its_cell_and_its_output_streams(tmp_path, caplog, capfd):
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("y = 2"),
+        nbformat.v4.new_code_cell("print('epoch 1 of', x)"),
         nbformat.v4.new_code_cell("raise ValueError('broken on purpose')"),
     ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     source = tmp_path / "09-broken.ipynb"
     nbformat.write(nb, source)
     expected = r"09-broken.ipynb failed in cell \[\d\], which starts \"raise ValueError.*broken on purpose"
-    with pytest.raises(pipeline.NotebookFailed, match=expected):
-        pipeline.run_notebook(source, {"x": 5, "unused": 1}, tmp_path / "out")
+    with caplog.at_level(logging.INFO, logger="papermill"), pytest.raises(pipeline.NotebookFailed, match=expected):
+        pipeline.run_notebook(source, {"x": 5}, tmp_path / "out")
+    assert "epoch 1 of 5" in caplog.text, "the notebook's output reaches the terminal as it runs"
+    assert "without encryption" not in capfd.readouterr().err
     assert (tmp_path / "out" / "09-broken.html").exists()
 
 
@@ -63,7 +65,8 @@ def test_notebook_subset_by_prefix():
 @pytest.mark.slow
 def test_smoke_pipeline_writes_every_report(tmp_path, monkeypatch):
     monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
-    written = pipeline.run("smoke", overrides=real_fer2013(), output_dir=tmp_path)
+    written = pipeline.run("smoke", overrides=real_fer2013(), output_dir=tmp_path, runs_dir=tmp_path / "runs",
+                           log_output=False)
     assert [p.stem for p in written] == EXPECTED
     for name in EXPECTED:
         assert (tmp_path / f"{name}.html").stat().st_size > 1000
@@ -71,9 +74,22 @@ def test_smoke_pipeline_writes_every_report(tmp_path, monkeypatch):
     assert summary["profile"] == "smoke"
     assert set(summary["counts"]) == {"train", "PublicTest", "PrivateTest"}
     assert (tmp_path / "figures" / "01-class-distribution.png").exists()
-    training = json.loads((tmp_path / "training.json").read_text())
-    assert training["best_checkpoint"] == str(tmp_path / "runs" / "smoke" / "best.pt")
+    assert (tmp_path / "runs" / "smoke" / "best.pt").exists()
     assert (tmp_path / "figures" / "02-learning-curves.png").exists()
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["provenance"]["checkpoint"] == str(tmp_path / "runs" / "smoke" / "best.pt")
+    assert set(metrics["accuracy"]) == set(metrics["accuracy_single_view"]) == {
+        "PublicTest", "PrivateTest", "combined", "leak_free"}
+    assert all(0 <= a <= 1 for a in metrics["accuracy"].values())
+    assert (tmp_path / "figures" / "03-confusion-matrix.png").exists()
+    evaluation = (tmp_path / "03-evaluation.html").read_text()
+    assert "background-color: #000000" not in evaluation, "empty cells of the table must not be painted black"
+    analysis = json.loads((tmp_path / "error_analysis.json").read_text())
+    assert set(analysis["calibration"]) >= {"temperature", "ece_raw", "ece_scaled"} and analysis["robustness"]
+    assert (tmp_path / "figures" / "04-gradcam.png").exists()
+    assert (tmp_path / "05-demo.mp4").stat().st_size > 1000 and (tmp_path / "05-demo-timeline.csv").exists()
+    demo = (tmp_path / "05-webcam-demo.html").read_text()
+    assert "data:image/gif;base64," in demo and "IPython.core.display.Image object" not in demo
 
 
 def test_command_line_pairs_are_typed():

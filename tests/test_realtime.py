@@ -93,7 +93,7 @@ def test_smoother_keeps_faces_apart():
     assert ids2 == [ids[1], ids[0]]  # matched by overlap, not by order
     np.testing.assert_allclose(out[0], probs[1], atol=1e-6)
     with pytest.raises(ValueError, match="smoothing strength"):
-        realtime.Smoother(strength=1.0).update([], np.zeros((0, 7)))
+        realtime.Smoother(strength=1.0)
 
 
 def test_overlay_draws_inside_the_frame():
@@ -180,3 +180,14 @@ def test_fuzzed_frames_work_or_raise_the_documented_error(frame):
         return
     assert isinstance(results, list)
     realtime.draw(frame, results, fps=10.0)
+
+
+def test_a_video_without_frames_is_a_clear_error_that_predict_reports(tmp_path, tiny_run, monkeypatch, capsys):
+    from fer_utils import predict, video
+
+    monkeypatch.setattr(video, "frames", lambda *args, **kwargs: iter(()))
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"")
+    assert predict.main([str(clip), "--output", str(tmp_path / "out"), "--checkpoint", tiny_run["best_checkpoint"],
+                         "--device", "cpu"]) == 2
+    assert "clip.mp4 gave no frames: it is empty or cannot be decoded" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from fer_utils import EMOTIONS, evaluate, results
 from fer_utils.checkpoint import load_checkpoint
 from fer_utils.classifier import load_classifier
 from fer_utils.paths import ROOT
+from fer_utils.provenance import file_sha256
 
 
 def readme_section() -> str:
@@ -16,19 +17,17 @@ def readme_section() -> str:
 
 
 def test_readme_results_agree_with_the_shipped_metrics():
-    if not results.METRICS.exists():
-        assert "No reference model" in readme_section()
-        return
     metrics = json.loads(results.METRICS.read_text())
     realtime = json.loads(results.REALTIME.read_text()) if results.REALTIME.exists() else None
     assert readme_section() == results.render_results(metrics, realtime), "run: python -m fer_utils.results render"
-    assert metrics["provenance"]["checkpoint_sha256"] == evaluate.file_sha256(results.REFERENCE_CHECKPOINT)
-    assert results.REFERENCE_CHECKPOINT.stat().st_size <= 25e6
+    assert metrics["provenance"]["checkpoint_sha256"] == file_sha256(results.SHIPPED_CHECKPOINT)
+    assert results.SHIPPED_CHECKPOINT.stat().st_size <= 25e6
 
 
 def fake_metrics() -> dict:
     per_class = {n: {"precision": 0.5, "recall": 0.6, "f1": 0.55, "support": 10} for n in EMOTIONS}
     return {"accuracy": {"PublicTest": 0.7012, "PrivateTest": 0.7123, "combined": 0.70675, "leak_free": 0.69},
+            "accuracy_single_view": {"PublicTest": 0.69, "PrivateTest": 0.7, "combined": 0.695, "leak_free": 0.68},
             "n_images": {"PublicTest": 35, "PrivateTest": 35, "combined": 70, "leak_free": 65},
             "macro_f1": 0.661, "weighted_f1": 0.7, "per_class": per_class, "train_accuracy": 0.8, "val_accuracy": 0.7,
             "original": evaluate.ORIGINAL, "peer_fer_package": evaluate.PEER_FER_PACKAGE,
@@ -41,8 +40,11 @@ def fake_metrics() -> dict:
 def test_results_table_is_built_from_the_numbers():
     text = results.render_results(fake_metrics(), {"fps_one_face": 120.4, "fps_four_faces": 60.2,
                                                    "latency_ms_per_face": 3.21, "recall": 0.955, "recall_images": 7178,
-                                                   "latency_ms_per_face_onnxruntime": 1.04})
-    assert "| this study | 70.12 % | 71.23 % | 70.67 % | 69.00 % | 0.661 |" in text
+                                                   "latency_ms_per_face_onnxruntime": 1.04, "device": "a test CPU"})
+    assert "| this study, one view | 69.00 % | 70.00 % | 69.50 % | 68.00 % |  |" in text
+    assert ("| this study, test-time views `flip` (the default call) | 70.12 % | 71.23 % | 70.67 % | 69.00 % | 0.661 |"
+            in text)
+    assert "(the original: 78 % train)" in text and "on a test CPU, 640x480" in text
     assert "| 65.56 % | | 0.631 |" in text and "| 68.30 % | | 0.663 |" in text
     assert "| happy | 0.500 | 0.600 | 0.550 | 10 | 0.869 | -0.319 |" in text
     assert "120 FPS with one face" in text and "95.50 % of 7,178" in text
@@ -52,7 +54,7 @@ def test_results_table_is_built_from_the_numbers():
 
 def test_ship_stores_fp16_and_only_replaces_with_a_better_model(tiny_run, tmp_path, monkeypatch):
     target = tmp_path / "models" / "fer2013-resnet18.pt"
-    monkeypatch.setattr(results, "REFERENCE_CHECKPOINT", target)
+    monkeypatch.setattr(results, "SHIPPED_CHECKPOINT", target)
     results.ship(tiny_run["best_checkpoint"])
     shipped = load_checkpoint(target)
     assert shipped["state_dict"]["conv1.weight"].dtype.is_floating_point
@@ -68,14 +70,14 @@ def test_ship_stores_fp16_and_only_replaces_with_a_better_model(tiny_run, tmp_pa
 def test_metrics_of_another_checkpoint_are_not_adopted(tmp_path, monkeypatch):
     shipped = tmp_path / "shipped.pt"
     shipped.write_bytes(b"the shipped weights")
-    monkeypatch.setattr(results, "REFERENCE_CHECKPOINT", shipped)
+    monkeypatch.setattr(results, "SHIPPED_CHECKPOINT", shipped)
     monkeypatch.setattr(results, "METRICS", tmp_path / "metrics.json")
     report = tmp_path / "report.json"
     report.write_text(json.dumps(fake_metrics()))
     with pytest.raises(SystemExit, match="evaluated another checkpoint"):
         results.adopt_metrics(report)
     matching = fake_metrics()
-    matching["provenance"]["checkpoint_sha256"] = evaluate.file_sha256(shipped)
+    matching["provenance"]["checkpoint_sha256"] = file_sha256(shipped)
     report.write_text(json.dumps(matching))
     results.adopt_metrics(report)
     assert json.loads((tmp_path / "metrics.json").read_text())["accuracy"]["combined"] == 0.70675

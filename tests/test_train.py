@@ -1,3 +1,4 @@
+import json
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import fer_utils
 from fer_utils import augment, models, train
 from fer_utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from fer_utils.classifier import load_classifier, to_faces
+from fer_utils.config import TrainConfig
 
 
 @pytest.mark.parametrize("stem", models.STEMS)
@@ -79,20 +81,41 @@ def faces_encoding_labels(n=64):
     return (labels * 30 + 10).to(torch.uint8).view(n, 1, 1).expand(n, 48, 48).contiguous(), labels
 
 
+def cfg(input_size=48, channels=1, mean=0.0, std=1.0, crop=False):
+    return models.model_config("fer", channels, input_size, mean, std, crop)
+
+
 def test_augment_shape_dtype_and_range():
     faces = torch.randint(0, 256, (8, 48, 48), dtype=torch.uint8)
-    for size, channels in ((48, 1), (64, 3)):
-        x = augment.augment(faces, size, 0.5, 0.25, channels, torch.Generator().manual_seed(0), erasing=0.5)
+    for size, channels, crop in ((48, 1, False), (64, 3, False), (40, 1, True)):
+        x = augment.augment(faces, cfg(size, channels, 0.5, 0.25, crop), torch.Generator().manual_seed(0),
+                            erasing=0.5)
         assert x.shape == (8, channels, size, size) and x.dtype == torch.float32
         assert x.min() >= (0 - 0.5) / 0.25 - 1e-5 and x.max() <= (1 - 0.5) / 0.25 + 1e-5
 
 
 def test_flip_really_flips():
     faces = torch.randint(0, 256, (4, 48, 48), dtype=torch.uint8)
-    flipped = augment.augment(faces, 48, 0.0, 1.0, 1, flip=1.0, rotation=0, translate=0, scale=0)
+    flipped = augment.augment(faces, cfg(), flip=1.0, rotation=0, translate=0, scale=0)
     torch.testing.assert_close(flipped[:, 0], faces.flip(-1).float() / 255, atol=1e-5, rtol=0)
-    kept = augment.augment(faces, 48, 0.0, 1.0, 1, flip=0.0, rotation=0, translate=0, scale=0)
+    kept = augment.augment(faces, cfg(), flip=0.0, rotation=0, translate=0, scale=0)
     torch.testing.assert_close(kept[:, 0], faces.float() / 255, atol=1e-5, rtol=0)
+
+
+def test_crops_are_windows_of_the_face_and_evaluation_takes_the_centre():
+    ramp = (torch.arange(48) * 5).to(torch.uint8)  # each pixel's value says its column (or row): 5 per pixel
+    for faces, axis in ((ramp.expand(64, 48, 48).contiguous(), -1), (ramp.view(48, 1).expand(64, 48, 48).contiguous(), -2)):
+        crops = augment.augment(faces, cfg(40, crop=True), torch.Generator().manual_seed(0), flip=0.0, rotation=0,
+                                translate=0, scale=0)[:, 0] * 255
+        slopes = crops.diff(dim=axis).mean(dim=(1, 2))
+        torch.testing.assert_close(slopes, torch.full_like(slopes, 5.0), atol=1e-3, rtol=0)  # a window, not a resize
+        starts = crops[:, 0, 0]
+        assert starts.min() >= -1e-3 and starts.max() <= 8 * 5 + 1e-3, "the window stays inside the face"
+        assert starts.max() - starts.min() > 20, "the window moves around the face"
+    faces = torch.randint(0, 256, (4, 48, 48), dtype=torch.uint8)
+    centre = augment.preprocess(faces, cfg(40, crop=True))[:, 0]
+    torch.testing.assert_close(centre, faces[:, 4:44, 4:44].float() / 255, atol=1e-6, rtol=0)
+    assert [v.shape[-1] for v in augment.tta_views(faces, "ten-crop", cfg(40, crop=True))] == [40] * 10
 
 
 def test_random_erasing_blanks_a_rectangle():
@@ -107,10 +130,9 @@ def test_random_erasing_blanks_a_rectangle():
 
 def test_batches_keep_each_face_with_its_label():
     faces, labels = faces_encoding_labels()
-    config = {**train.DEFAULTS, "batch_size": 16, "rotation": 15, "translate": 0.05, "scale": 0.1, "erasing": 0.0}
-    model_cfg = {"input_size": 48, "mean": 0.0, "std": 1.0, "in_channels": 1}
+    config = TrainConfig(batch_size=16, rotation=15, translate=0.05, scale=0.1, erasing=0.0)
     seen = []
-    for x, y in train.fast_batches(faces, labels, config, model_cfg, torch.Generator().manual_seed(1), None):
+    for x, y in train.fast_batches(faces, labels, config, cfg(), torch.Generator().manual_seed(1), None):
         centre = (x[:, 0, 24, 24] * 255).round().long()
         assert torch.equal((centre - 10) // 30, y)
         seen.append(y)
@@ -134,7 +156,7 @@ def test_checkpoint_round_trip(tiny_run, tiny_data):
     np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
     model, _ = models.build_model("imagenet", 1)
     model.load_state_dict(state["state_dict"])
-    x = augment.preprocess(torch.from_numpy(arrays.images), 48, state["model"]["mean"], state["model"]["std"], 1)
+    x = augment.preprocess(torch.from_numpy(arrays.images), state["model"])
     expected = torch.softmax(model.eval()(x), 1).detach().numpy()
     np.testing.assert_allclose(probs, expected, atol=1e-5)
 
@@ -204,7 +226,7 @@ def test_atomic_save_leaves_no_temporary_files(tmp_path):
 @pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_result(tiny_data, tmp_path):
     options = ["batch_size=8", "epochs=4", "stem=imagenet", "optimizer=adam", "lr=0.003", f"data_dir={tiny_data}",
-               "mixup=0.2"]
+               "mixup=0.2", "ema=0.9", "crop=true", "input_size=40"]
     command = [sys.executable, "-m", "fer_utils.train", "--profile", "smoke", "--no-progress", "--set", *options]
     subprocess.run([*command[:3], "--profile", "smoke", "--no-progress", "--runs-dir", str(tmp_path / "whole"),
                     "--set", *options], check=True, capture_output=True)
@@ -225,8 +247,10 @@ def test_a_killed_run_resumes_to_the_same_result(tiny_data, tmp_path):
     resumed = load_checkpoint(last)
     strip = [{k: v for k, v in h.items() if k != "seconds"} for h in whole["history"]]
     assert [{k: v for k, v in h.items() if k != "seconds"} for h in resumed["history"]] == strip
-    for name, tensor in whole["state_dict"].items():
-        assert torch.equal(tensor, resumed["state_dict"][name]), name
+    for key in ("state_dict", "train_state_dict"):  # the weight average, and the weights it averages
+        for name, tensor in whole[key].items():
+            assert torch.equal(tensor, resumed[key][name]), f"{key}: {name}"
+    assert resumed["finished"] and resumed["tta"] == whole["tta"]
 
 
 def test_gradcam_shape_and_range(tiny_run, tiny_data):
@@ -252,3 +276,73 @@ def test_tta_views_and_predictions(tiny_run, tiny_data):
                                classifier.predict_proba(symmetric), atol=1e-5)
     ten = classifier.predict_proba(symmetric, tta="ten-crop")
     assert ten.shape == (3, 7) and np.allclose(ten.sum(1), 1, atol=1e-5)
+
+
+def test_the_checkpoint_carries_the_views_chosen_on_validation_and_the_default_call_uses_them(tiny_run, tiny_data):
+    state = load_checkpoint(tiny_run["best_checkpoint"])
+    assert set(state["tta_val_acc"]) == set(augment.TTA_MODES)
+    assert state["tta_val_acc"][state["tta"]] == max(state["tta_val_acc"].values())
+    classifier = load_classifier(tiny_run["best_checkpoint"], device="cpu")
+    faces = fer_utils.data.load_arrays(tiny_data, verbose=False).images[:6]
+    assert classifier.tta == state["tta"]
+    np.testing.assert_array_equal(classifier.predict_proba(faces), classifier.predict_proba(faces, tta=state["tta"]))
+    with pytest.raises(ValueError, match="tta must be one of none, flip, ten-crop"):
+        classifier.predict_proba(faces, tta="mirror")
+
+
+def test_torchvision_pipeline_trains_on_the_chosen_images_with_max_per_class(tiny_data):
+    """The original study's loader indexes its own ImageFolder: with max_per_class it must still load the images
+    that the split chose (it once used the split's indices on the whole folder)."""
+    train_all = fer_utils.data.load_arrays(tiny_data, verbose=False).split("train").per_class(5)
+    train_index, _ = fer_utils.data.train_val_indices(train_all.labels, 0.1, 0)
+    config = TrainConfig(data_dir=str(tiny_data), flip=0.0, rotation=0.0, translate=0.0, batch_size=1, num_workers=0)
+    loader = train.torchvision_loader(config, cfg(), train_all.names[train_index], 0)
+    seen = sorted((x[0, 0] * 255).round().to(torch.uint8).numpy().tobytes() for x, _ in loader)
+    assert seen == sorted(image.tobytes() for image in train_all.images[train_index])
+
+
+def test_exponential_moving_average_is_what_is_evaluated_and_saved(tiny_data, tmp_path):
+    result = train.train("smoke", {**TINY, "epochs": 2, "ema": 0.5, "data_dir": str(tiny_data)}, tmp_path,
+                         progress=False)
+    last = load_checkpoint(Path(result["run_dir"]) / "last.pt")
+    averaged = {k.removeprefix("module."): v for k, v in last["ema"].items() if k.startswith("module.")}
+    for name, tensor in last["state_dict"].items():
+        assert torch.equal(tensor, averaged[name]), name
+    assert any(not torch.equal(last["state_dict"][k], last["train_state_dict"][k]) for k in last["state_dict"])
+
+
+def test_clean_leaves_out_blank_images_and_duplicates_that_disagree(tmp_path):
+    from conftest import write_tiny_fer
+
+    from fer_utils.audit import noisy_training_images
+
+    folder = write_tiny_fer(tmp_path / "fer", train=6)
+    arrays = fer_utils.data.load_arrays(folder, verbose=False)
+    train_at = np.flatnonzero(arrays.splits == "train")  # 6 faces of each class, class by class
+    arrays.images[train_at[0]] = 7  # blank
+    arrays.images[train_at[7]] = arrays.images[train_at[1]]  # the same face labelled angry and disgust
+    arrays.images[train_at[3]] = arrays.images[train_at[2]]  # the same face twice, both angry: kept
+    noisy = noisy_training_images(arrays.split("train"))
+    assert sorted(np.flatnonzero(noisy)) == [0, 1, 7]
+    result = train.train("smoke", {**TINY, "epochs": 1, "clean": True, "val_fraction": 0.2}, tmp_path / "runs",
+                         arrays=arrays, progress=False)
+    info = result["info"]
+    assert info["left_out"] >= 1 and info["train_images"] + info["left_out"] + info["val_images"] == 42
+
+
+
+def test_the_gpu_profiles_command_trains_evaluates_and_records_the_fallback(offline, tiny_data, tmp_path):
+    from fer_utils import gpu_profiles
+
+    output = tmp_path / "gpu.json"
+    with pytest.warns(UserWarning, match="ImageNet weights for ResNet18 are unavailable"):
+        gpu_profiles.main(["--device", "cpu", "--runs-dir", str(tmp_path / "runs"), "--output", str(output),
+                           "--set", "epochs=1", "batch_size=16", f"data_dir={tiny_data}"])
+    report = json.loads(output.read_text())
+    assert set(report["profiles"]) == {"full", "original"} and report["device"].startswith("cpu")
+    for profile in report["profiles"].values():
+        assert set(profile["accuracy"]) == set(profile["accuracy_single_view"]) == {
+            "PublicTest", "PrivateTest", "combined", "leak_free"}
+        assert profile["training_wall_s"] > 0 and profile["tta"] in augment.TTA_MODES
+    assert report["profiles"]["original"]["init"] == "random (imagenet weights unavailable)"
+    assert report["profiles"]["full"]["init"] == "random"

@@ -1,0 +1,90 @@
+import subprocess
+import sys
+
+import pytest
+
+from fer_utils import config, pipeline
+from fer_utils.config import ConfigError, TrainConfig, training_config
+
+
+@pytest.mark.parametrize("key, value, allowed", [
+    ("balance", "sampel", "none, loss, sampler"),
+    ("amp", "bf61", "auto, bf16, off"),
+    ("pipeline", "reference", "fast, torchvision"),
+    ("tta", "mirror", "auto, none, flip, ten-crop"),
+    ("in_channels", 2, "1, 3"),
+])
+def test_a_wrong_value_names_the_allowed_ones(key, value, allowed):
+    with pytest.raises(ConfigError, match=f"{key} must be one of {allowed}; got {value!r}"):
+        training_config("cpu", {key: value})
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("epochs", "ten", "epochs must be of type int, got 'ten'"),
+    ("epochs", 2.5, "epochs must be of type int"),
+    ("lr", True, "lr must be of type float, got True"),
+    ("crop", "yes", "crop must be of type bool"),
+    ("epochs", 0, "epochs must be positive"),
+    ("flip", 1.5, r"flip must lie in \[0, 1\)"),
+    ("ema", 1.0, r"ema must lie in \[0, 1\)"),
+])
+def test_a_wrong_type_or_range_is_an_error(key, value, message):
+    with pytest.raises(ConfigError, match=message):
+        training_config("cpu", {key: value})
+
+
+def test_crops_must_be_smaller_than_the_faces():
+    with pytest.raises(ConfigError, match="crop=true needs input_size below"):
+        TrainConfig(crop=True, input_size=48)
+
+
+def test_numbers_are_accepted_where_floats_are_expected():
+    assert training_config("cpu", {"lr": 1}).lr == 1
+
+
+def test_an_unknown_training_option_is_an_error():
+    with pytest.raises(ConfigError, match="unknown training options balanse"):
+        training_config("cpu", {"balanse": "loss"})
+
+
+def test_a_profile_key_that_nothing_uses_is_an_error(tmp_path):
+    profile = tmp_path / "typo.yaml"
+    profile.write_text("epochs: 3\nlearning_rate: 0.1\n")
+    with pytest.raises(ConfigError, match="profile .*typo.yaml' sets learning_rate, which neither training nor any "
+                                          "notebook uses"):
+        config.load_profile(str(profile))
+
+
+def test_a_profile_may_set_notebook_parameters():
+    assert config.load_profile("smoke")["demo_seconds"] > 0  # notebook 05's, not a training option
+    assert "demo_seconds" in config.notebook_parameters()["05-webcam-demo"]
+
+
+def test_every_shipped_profile_is_a_valid_training_configuration():
+    for profile in config.CONFIG_DIR.glob("*.yaml"):
+        training_config(profile.stem)
+
+
+def test_the_pipeline_refuses_an_unknown_or_bad_override_before_running_anything(tmp_path):
+    with pytest.raises(ConfigError, match="-p sets epoch, which neither training nor any notebook uses"):
+        pipeline.run("smoke", overrides={"epoch": 3}, output_dir=tmp_path)
+    with pytest.raises(ConfigError, match="balance must be one of"):
+        pipeline.run("smoke", overrides={"balance": "sampel"}, output_dir=tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_training_overrides_that_notebook_02_does_not_declare_reach_it_as_options(tmp_path):
+    inputs = pipeline.notebook_inputs("smoke", {"epochs": 1, "max_per_class": 5}, tmp_path, tmp_path / "runs")
+    assert inputs["02-training"]["options"] == {"epochs": 1}
+    assert inputs["02-training"]["max_per_class"] == 5 and inputs["01-data-exploration"]["max_per_class"] == 5
+    assert inputs["03-evaluation"]["checkpoint"] == str(tmp_path / "runs" / "smoke" / "best.pt")
+    assert inputs["04-error-analysis"]["reports_dir"] == str(tmp_path.resolve())
+    assert "epochs" not in inputs["03-evaluation"]
+    assert pipeline.notebook_inputs("shipped", {}, tmp_path, tmp_path)["03-evaluation"]["checkpoint"] == ""
+
+
+def test_the_training_command_line_says_what_is_wrong_without_a_traceback():
+    done = subprocess.run([sys.executable, "-m", "fer_utils.train", "--profile", "smoke", "--set", "amp=bf61"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "amp must be one of auto, bf16, off; got 'bf61'" in done.stderr and "Traceback" not in done.stderr
