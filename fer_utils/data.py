@@ -18,7 +18,7 @@ from .paths import DATA_DIR
 
 IMAGE_SIZE = 48
 FULL_COUNTS = {"train": 28709, "test": 7178}
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")  # what the dataset and the demo read
 CSV_EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  # fer2013.csv label ids
 CSV_USAGE_SPLIT = {"Training": "train", "PublicTest": "test", "PrivateTest": "test"}
 KAGGLE_DATASET = "msambare/fer2013"
@@ -64,7 +64,7 @@ def check_layout(folder: Path) -> None:
             if not class_dir.is_dir():
                 problems.append(f"missing class folder {class_dir}")
             elif not any(p.suffix.lower() in IMAGE_SUFFIXES for p in class_dir.iterdir()):
-                problems.append(f"empty class folder {class_dir} (no .jpg/.png images)")
+                problems.append(f"empty class folder {class_dir} (no {'/'.join(IMAGE_SUFFIXES)} images)")
         extra = sorted(set(present) - set(EMOTIONS))
         if extra:
             problems.append(f"unexpected folders in {folder / split}: {', '.join(extra)}")

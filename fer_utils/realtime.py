@@ -10,8 +10,8 @@ import numpy as np
 
 from . import EMOTIONS
 from .classifier import FERClassifier, SingleView
+from .data import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 
 # FER2013 crops are tighter at the top and wider at the sides than a Haar box. These margins (fractions of the Haar

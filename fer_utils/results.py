@@ -76,8 +76,8 @@ def render_results(metrics: dict, realtime: dict | None = None) -> str:
         "",
         f"Train accuracy of the same checkpoint {_pct(metrics['train_accuracy'])}, validation "
         f"{_pct(metrics['val_accuracy'])}, both with one view (the original: "
-        f"{100 * original['train_accuracy']:.0f} % train). Leak-free: the {metrics['n_images']['leak_free']:,} test images that are not pixel copies of training "
-        "images. Per class, with the default call:",
+        f"{100 * original['train_accuracy']:.0f} % train). Leak-free: the {metrics['n_images']['leak_free']:,} "
+        "test images that are not pixel copies of training images. Per class, with the default call:",
         "",
         "| class | precision | recall | F1 | support | F1 (original) | Δ F1 |",
         "|---|---|---|---|---|---|---|",

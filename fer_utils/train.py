@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+import yaml
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
@@ -276,6 +277,35 @@ def save_checkpoints(run_dir: Path, common: dict, weights: dict, resume: dict, i
     (run_dir / "history.json").write_text(json.dumps(common["history"], indent=1))
 
 
+def restore(state: dict, model, optimizer, schedule, ema, generator: torch.Generator) -> tuple[list, float, int, float]:
+    """Load a run's last.pt into the training objects; returns its history, best accuracy, epoch and wall time."""
+    model.load_state_dict(state["train_state_dict"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["scheduler"])
+    if ema is not None:
+        ema.load_state_dict(state["ema"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    return state["history"], state["best_val_acc"], state["epoch"], state["wall_s"]
+
+
+def finish(run_dir: Path, config: TrainConfig, evaluated, data: TrainingData, bf16: bool, channels_last: bool,
+           elapsed: float) -> dict:
+    """Choose the test-time views with the best checkpoint on validation, record them (and the time that took) in
+    best.pt and last.pt, and mark the run finished. Returns the finished last.pt."""
+    best = load_checkpoint(run_dir / "best.pt")
+    started = time.perf_counter()
+    evaluated.load_state_dict(best["state_dict"])
+    tta, tta_val_acc = (config.tta, {}) if config.tta != "auto" else choose_tta(evaluated, data, bf16, channels_last)
+    elapsed += time.perf_counter() - started
+    print(f"test-time views: {tta}" + (f" (validation accuracy {tta_val_acc})" if tta_val_acc else ""), flush=True)
+    finished = {"tta": tta, "tta_val_acc": tta_val_acc, "provenance": {**best["provenance"], "wall_s": elapsed}}
+    save_checkpoint(run_dir / "best.pt", {**best, **finished})
+    last = {**load_checkpoint(run_dir / "last.pt"), **finished, "finished": True}
+    save_checkpoint(run_dir / "last.pt", last)
+    return last
+
+
 def train(profile: str | None = None, overrides: dict | None = None, runs_dir: Path | str = RUNS_DIR,
           arrays: FERArrays | None = None, progress: bool = True) -> dict:
     """Train (or resume, or return the finished run of the same configuration). Returns the run's summary."""
@@ -306,25 +336,13 @@ def train(profile: str | None = None, overrides: dict | None = None, runs_dir: P
 
     history, best_acc, start_epoch, elapsed = [], -1.0, 0, 0.0
     if state:
-        model.load_state_dict(state["train_state_dict"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["scheduler"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        history, best_acc = state["history"], state["best_val_acc"]
-        start_epoch, elapsed = state["epoch"], state["wall_s"]
+        history, best_acc, start_epoch, elapsed = restore(state, model, optimizer, schedule, ema, generator)
         print(f"resuming {run_dir} at epoch {start_epoch + 1}")
     run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.as_dict(), sort_keys=False))
     step_model = torch.compile(model) if config.compile else model
     info = {"init": init, "bf16": bf16, "channels_last": channels_last, "train_images": len(data.train_index),
             "val_images": len(data.val_index), "left_out": data.left_out, "steps_per_epoch": steps_per_epoch}
-
-    def common(epoch: int) -> dict:
-        return {"format": "fer-study/1", "model": data.model_cfg, "classes": list(EMOTIONS), "history": history,
-                "config": config.as_dict(), "info": info, "epoch": epoch,
-                "provenance": {**provenance(device, data.train_all.data_hash, config), "wall_s": elapsed}}
 
     epochs = tqdm(range(start_epoch, config.epochs), desc="epochs", initial=start_epoch, total=config.epochs,
                   disable=not progress)
@@ -348,24 +366,15 @@ def train(profile: str | None = None, overrides: dict | None = None, runs_dir: P
               f"val loss {val_loss:.3f} acc {val_acc:.3f} | {seconds:.0f} s", flush=True)
         improved = val_acc > best_acc
         best_acc = max(best_acc, val_acc)
+        common = {"format": "fer-study/1", "model": data.model_cfg, "classes": list(EMOTIONS), "history": history,
+                  "config": config.as_dict(), "info": info, "epoch": epoch + 1,
+                  "provenance": {**provenance(device, data.train_all.data_hash, config), "wall_s": elapsed}}
         resume = {"train_state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
                   "scheduler": schedule.state_dict(), "generator": generator.get_state(),
                   "torch_rng": torch.get_rng_state(), "best_val_acc": best_acc, "wall_s": elapsed,
                   **({"ema": ema.state_dict()} if ema is not None else {})}
-        save_checkpoints(run_dir, common(epoch + 1), evaluated.state_dict(), resume, improved)
-
-    best = load_checkpoint(run_dir / "best.pt")
-    started = time.perf_counter()
-    evaluated.load_state_dict(best["state_dict"])
-    tta, tta_val_acc = (config.tta, {}) if config.tta != "auto" else choose_tta(evaluated, data, bf16, channels_last)
-    elapsed += time.perf_counter() - started
-    print(f"test-time views: {tta}" + (f" (validation accuracy {tta_val_acc})" if tta_val_acc else ""))
-    finished = {"tta": tta, "tta_val_acc": tta_val_acc,
-                "provenance": {**best["provenance"], "wall_s": elapsed}}
-    save_checkpoint(run_dir / "best.pt", {**best, **finished})
-    last = {**load_checkpoint(run_dir / "last.pt"), **finished, "finished": True}
-    save_checkpoint(run_dir / "last.pt", last)
-    return summarise(last, run_dir)
+        save_checkpoints(run_dir, common, evaluated.state_dict(), resume, improved)
+    return summarise(finish(run_dir, config, evaluated, data, bf16, channels_last, elapsed), run_dir)
 
 
 def provenance(device: torch.device, data_hash: str, config: TrainConfig) -> dict:

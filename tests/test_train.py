@@ -104,7 +104,8 @@ def test_flip_really_flips():
 
 def test_crops_are_windows_of_the_face_and_evaluation_takes_the_centre():
     ramp = (torch.arange(48) * 5).to(torch.uint8)  # each pixel's value says its column (or row): 5 per pixel
-    for faces, axis in ((ramp.expand(64, 48, 48).contiguous(), -1), (ramp.view(48, 1).expand(64, 48, 48).contiguous(), -2)):
+    columns, rows = ramp.expand(64, 48, 48).contiguous(), ramp.view(48, 1).expand(64, 48, 48).contiguous()
+    for faces, axis in ((columns, -1), (rows, -2)):
         crops = augment.augment(faces, cfg(40, crop=True), torch.Generator().manual_seed(0), flip=0.0, rotation=0,
                                 translate=0, scale=0)[:, 0] * 255
         slopes = crops.diff(dim=axis).mean(dim=(1, 2))
