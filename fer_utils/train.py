@@ -357,10 +357,12 @@ def train(profile: str | None = None, overrides: dict | None = None, runs_dir: P
                                                 bf16, channels_last, generator, loss_weights, f"epoch {epoch + 1}",
                                                 progress)
         val_loss, val_acc = validate(evaluated, data.val_images, data.val_labels, data.model_cfg, bf16, channels_last)
+        without_ema = {} if ema is None else {"val_acc_without_ema": validate(
+            model, data.val_images, data.val_labels, data.model_cfg, bf16, channels_last)[1]}  # what the average adds
         seconds = time.perf_counter() - started
         elapsed += seconds
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
-                        "val_acc": val_acc, "lr": optimizer.param_groups[0]["lr"], "seconds": seconds})
+                        "val_acc": val_acc, **without_ema, "lr": optimizer.param_groups[0]["lr"], "seconds": seconds})
         epochs.set_postfix(val_acc=f"{val_acc:.3f}", train_acc=f"{train_acc:.3f}")
         print(f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.3f} acc {train_acc:.3f} | "
               f"val loss {val_loss:.3f} acc {val_acc:.3f} | {seconds:.0f} s", flush=True)

@@ -310,6 +310,7 @@ def test_exponential_moving_average_is_what_is_evaluated_and_saved(tiny_data, tm
     for name, tensor in last["state_dict"].items():
         assert torch.equal(tensor, averaged[name]), name
     assert any(not torch.equal(last["state_dict"][k], last["train_state_dict"][k]) for k in last["state_dict"])
+    assert all(0 <= h["val_acc_without_ema"] <= 1 for h in last["history"])  # the average's gain, epoch by epoch
 
 
 def test_clean_leaves_out_blank_images_and_duplicates_that_disagree(tmp_path):
