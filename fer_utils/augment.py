@@ -92,6 +92,11 @@ def random_erase(x: torch.Tensor, probability: float, generator: torch.Generator
     return x.masked_fill(inside.unsqueeze(1), 0.0)
 
 
+def best_views(accuracy: dict) -> str:
+    """The test-time views with the highest (validation) accuracy; a tie goes to fewer views."""
+    return max(TTA_MODES, key=lambda mode: (accuracy[mode], -TTA_MODES.index(mode)))
+
+
 def tta_views(faces: torch.Tensor, tta: str = "none", model_cfg: dict | None = None) -> list[torch.Tensor]:
     """Test-time views of a uint8 batch: the faces; plus their mirror images; or ten crops (the four corners and the
     centre, each also mirrored). The crops have the model's input size for models trained on crops, else 90 % of

@@ -42,6 +42,23 @@ def ship(checkpoint: Path | str, force: bool = False) -> Path:
     return SHIPPED_CHECKPOINT
 
 
+def record_views(path: Path | str = SHIPPED_CHECKPOINT) -> dict:
+    """Choose a checkpoint's test-time views on its own validation split and record them in it, for checkpoints
+    written before training did so itself. Returns the validation accuracy of each choice."""
+    from .augment import TTA_MODES, best_views
+    from .classifier import load_classifier
+    from .data import load_arrays
+    from .evaluate import train_val_split_of
+
+    classifier = load_classifier(path, "cpu")
+    arrays = load_arrays(classifier.config.get("data_dir") or None, verbose=False)
+    _, val = train_val_split_of(arrays, classifier.config)
+    accuracy = {mode: float((classifier.predict_proba(val.images, tta=mode).argmax(1) == val.labels).mean())
+                for mode in TTA_MODES}
+    save_checkpoint(path, {**load_checkpoint(path), "tta": best_views(accuracy), "tta_val_acc": accuracy})
+    return accuracy
+
+
 def _pct(value: float) -> str:
     return f"{100 * value:.2f} %"
 
@@ -189,12 +206,18 @@ def main(argv=None) -> int:
     ship_cmd.add_argument("--force", action="store_true")
     render_cmd = sub.add_parser("render", help="README results and model card from models/*.metrics.json")
     render_cmd.add_argument("--metrics", type=Path, help="first adopt this metrics.json (of the shipped checkpoint)")
+    views_cmd = sub.add_parser("views", help="choose a checkpoint's test-time views on validation and record them")
+    views_cmd.add_argument("checkpoint", type=Path, nargs="?", default=SHIPPED_CHECKPOINT)
     args = parser.parse_args(argv)
     if args.command == "ship":
         path = ship(args.checkpoint, args.force)
         print(f"shipped {args.checkpoint} as {path} ({path.stat().st_size / 1e6:.1f} MB); now evaluate it with "
               "`make report PROFILE=shipped`, then "
               "`python -m fer_utils.results render --metrics reports/metrics.json`")
+    elif args.command == "views":
+        accuracy = record_views(args.checkpoint)
+        print(f"{args.checkpoint}: validation accuracy {accuracy}; recorded {load_checkpoint(args.checkpoint)['tta']}; "
+              "now evaluate it with `make report PROFILE=shipped`")
     else:
         if args.metrics:
             adopt_metrics(args.metrics)

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from . import EMOTIONS
 from .audit import noisy_training_images
-from .augment import TTA_MODES, augment, batched_logits
+from .augment import TTA_MODES, augment, batched_logits, best_views
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TRAINING_OPTIONS, ConfigError, TrainConfig, parse_pairs, training_config
 from .data import FERArrays, load_arrays, pixel_stats, train_val_indices
@@ -244,7 +244,7 @@ def choose_tta(model, data: TrainingData, bf16: bool, channels_last: bool) -> tu
     """The test-time views with the best validation accuracy (ties go to fewer views), and each mode's accuracy."""
     accuracy = {mode: validate(model, data.val_images, data.val_labels, data.model_cfg, bf16, channels_last, mode)[1]
                 for mode in TTA_MODES}
-    return max(TTA_MODES, key=lambda mode: (accuracy[mode], -TTA_MODES.index(mode))), accuracy
+    return best_views(accuracy), accuracy
 
 
 # --------------------------------------------------------------------------- checkpoints and runs
