@@ -72,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
 
     classifier = load_classifier(args.checkpoint, args.device)
-    fast = fast_classifier(classifier)  # one view: onnxruntime when installed, else the PyTorch classifier
+    fast = fast_classifier(classifier)  # one view: onnxruntime when installed, else PyTorch
     test = load_arrays(verbose=False).split("test")
     recognizer = EmotionRecognizer(fast, smoothing=0.6)
 

@@ -149,8 +149,8 @@ class SingleView:
 
 def fast_classifier(classifier: FERClassifier, cache_dir: Path | str | None = None):
     """A single-view classifier for realtime use: an onnxruntime twin of a CPU classifier (exported once, cached by
-    checkpoint hash, checked against PyTorch), else the PyTorch classifier itself, when onnxruntime is missing or the
-    model runs on a GPU."""
+    checkpoint hash, checked against PyTorch), else the PyTorch classifier asked for one view, when onnxruntime is
+    missing or the model runs on a GPU."""
     if classifier.device.type != "cpu":
         return SingleView(classifier)
     try:

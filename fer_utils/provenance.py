@@ -1,6 +1,7 @@
 """Provenance: which code, packages, device and files produced a result."""
 
 import hashlib
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -33,8 +34,6 @@ def versions() -> dict:
 
 def cpu_description() -> str:
     """The processor's model name and how many cores this process may use, e.g. "Intel Xeon ... (2 cores)"."""
-    import os
-
     name = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
