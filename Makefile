@@ -14,20 +14,28 @@ NAMES    := 01-data-exploration 02-training 03-evaluation 04-error-analysis 05-w
 REPORTS  := $(addprefix reports/,$(addsuffix .ipynb,$(NAMES)))
 PROFILE_STAMP := reports/.profile-$(PROFILE)
 
-.PHONY: help setup data report smoke test lint lab results gpu-profiles clean
+.PHONY: help setup kernel-user data report smoke test lint lab results gpu-profiles clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 	@echo "  options: PROFILE=auto|smoke|cpu|full|original|shipped (auto: full on a GPU, cpu otherwise), FER2013_ZIP=path/to/fer2013.zip"
 
-setup: $(STAMP) ## create .venv with everything installed, and a Jupyter kernel "fer-study"
+setup: $(STAMP) ## create .venv with everything installed, and its own Jupyter kernel "fer-study"
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -m ipykernel install --user --name fer-study --display-name "Python (fer-study)"
+	$(PY) -m ipykernel install --sys-prefix --name fer-study --display-name "Python (fer-study)"
 	touch $@
+
+# The kernel lives inside .venv (--sys-prefix), so `make lab` finds this checkout's own and no other clone can
+# overwrite it. A Jupyter installed elsewhere does not look there: kernel-user registers it for this user, under a
+# name that includes this checkout's folder.
+KERNEL_USER := fer-study-$(notdir $(CURDIR))
+kernel-user: $(STAMP) ## register this checkout's kernel for a Jupyter installed elsewhere (per user)
+	$(PY) -m ipykernel install --user --name $(KERNEL_USER) --display-name "Python (fer-study, $(CURDIR))"
+	@echo "In your Jupyter, pick the kernel 'Python (fer-study, $(CURDIR))'."
 
 data: $(STAMP) ## obtain and verify FER2013 in data/fer2013 (from a folder, FER2013_ZIP, fer2013.csv or Kaggle)
 	$(PY) -c "from fer_utils.data import load_arrays; load_arrays()"
@@ -52,8 +60,8 @@ test: $(STAMP) ## run the tests, including a smoke run of the whole pipeline
 lint: $(STAMP) ## check the code with ruff
 	$(VENV)/bin/ruff check fer_utils tests benchmarks
 
-lab: $(STAMP) ## open JupyterLab on the notebooks
-	$(VENV)/bin/jupyter lab notebooks
+lab: $(STAMP) ## open JupyterLab on the notebooks, with this checkout's kernel
+	JUPYTER_PREFER_ENV_PATH=1 $(VENV)/bin/jupyter lab notebooks
 
 gpu-profiles: $(STAMP) ## on a CUDA GPU: train and evaluate the full and original profiles into runs/gpu-profiles.json
 	$(PY) -m fer_utils.gpu_profiles

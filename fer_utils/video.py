@@ -22,26 +22,20 @@ def _background(width: int, height: int, rng) -> np.ndarray:
     return np.clip(gray[:, :, None] * tint, 0, 255).astype(np.uint8)
 
 
-def make_demo_video(faces: np.ndarray, labels: np.ndarray, path: Path | str, seconds: float = 12.0, fps: int = 15,
-                    size: tuple[int, int] = (640, 480), seed: int = 0) -> pd.DataFrame:
-    """Write an MP4 of FER2013 faces enlarged and moving over a background: one face, then two, then three at once,
-    each in its own column of the frame. Each face changes to another face (and emotion) every two seconds.
-    Returns the ground truth per frame and face."""
+def demo_frames(faces: np.ndarray, labels: np.ndarray, seconds: float = 12.0, fps: int = 15,
+                size: tuple[int, int] = (640, 480), seed: int = 0):
+    """Yield (BGR frame, truth rows) of FER2013 faces enlarged and moving over a background: one face, then two, then
+    three at once, each in its own column of the frame. Each face changes to another face (and emotion) every two
+    seconds."""
     rng = np.random.default_rng(seed)
     width, height = size
     backdrop = _background(width, height, rng)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write MP4 video to {path}")
     total = int(seconds * fps)
-    truth = []
     for frame_index in range(total):
         t = frame_index / fps
         count = 1 + int(3 * frame_index / total)
         column = width / count
-        frame = backdrop.copy()
+        frame, truth = backdrop.copy(), []
         for lane in range(count):
             phase = lane / 3
             side = int(min(160 + 30 * np.sin(2 * np.pi * (t / 6 + phase)), column - 8))
@@ -52,7 +46,29 @@ def make_demo_video(faces: np.ndarray, labels: np.ndarray, path: Path | str, sec
             frame[y:y + side, x:x + side] = face[:, :, None]
             truth.append({"time": t, "frame": frame_index, "face": lane, "x": x, "y": y, "w": side, "h": side,
                           "label": EMOTIONS[labels[pick]]})
+        yield frame, truth
+
+
+def make_demo_video(faces: np.ndarray, labels: np.ndarray, path: Path | str, seconds: float = 12.0, fps: int = 15,
+                    size: tuple[int, int] = (640, 480), seed: int = 0) -> pd.DataFrame:
+    """Write the demo video (``demo_frames``) as MP4, or as Y4M when ``path`` ends in .y4m (Chromium's fake camera
+    plays Y4M). Returns the ground truth per frame and face."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    truth = []
+    if path.suffix == ".y4m":
+        with path.open("wb") as out:
+            out.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+            for frame, rows in demo_frames(faces, labels, seconds, fps, size, seed):
+                out.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+                truth += rows
+        return pd.DataFrame(truth)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot write MP4 video to {path}")
+    for frame, rows in demo_frames(faces, labels, seconds, fps, size, seed):
         writer.write(frame)
+        truth += rows
     writer.release()
     return pd.DataFrame(truth)
 

@@ -1,11 +1,10 @@
-"""Live webcam emotion recognition: a cv2.imshow window from the command line, or ipywidgets in JupyterLab.
+"""Live webcam emotion recognition in a cv2.imshow window, from the command line (in JupyterLab: fer_utils.widgets).
 
     python -m fer_utils.webcam --source 0
 """
 
 import argparse
 import sys
-import threading
 
 import cv2
 
@@ -28,46 +27,6 @@ def show_window(recognizer: EmotionRecognizer, source=0, show_probs: bool = True
                          "`python -m fer_utils.predict VIDEO --output DIR` to write an annotated video.") from err
     finally:
         cv2.destroyAllWindows()
-
-
-def live_widget(classifier, camera: int = 0, smoothing: float = 0.6, show_probs: bool = True):
-    """ipywidgets controls for JupyterLab: start/stop, camera index, smoothing and probabilities, with the annotated
-    frames in an Image widget that updates in place. Stopping releases the camera."""
-    import ipywidgets as widgets
-
-    start = widgets.ToggleButton(description="Start", icon="play", value=False)
-    index = widgets.BoundedIntText(value=camera, min=0, max=16, description="camera")
-    strength = widgets.FloatSlider(value=smoothing, min=0.0, max=0.95, step=0.05, description="smoothing")
-    probs = widgets.Checkbox(value=show_probs, description="show probabilities")
-    image = widgets.Image(format="jpeg", width=640)
-    status = widgets.Label("stopped")
-    state = {"thread": None}
-
-    def loop():
-        recognizer = EmotionRecognizer(classifier, smoothing=strength.value)
-        problem = None
-        try:
-            for _, frame in frames(index.value):
-                if not start.value:
-                    break
-                recognizer.smoother.strength = strength.value
-                results = recognizer(frame)
-                image.value = cv2.imencode(".jpg", draw(frame, results, recognizer.fps, probs.value))[1].tobytes()
-                status.value = f"camera {index.value}: {len(results)} face(s), {recognizer.fps:.0f} FPS"
-        except SourceError as err:
-            problem = str(err)
-        finally:
-            start.value = False
-            status.value = problem or "stopped; camera released"
-
-    def toggle(change):
-        start.description, start.icon = ("Stop", "stop") if change["new"] else ("Start", "play")
-        if change["new"] and (state["thread"] is None or not state["thread"].is_alive()):
-            state["thread"] = threading.Thread(target=loop, daemon=True)
-            state["thread"].start()
-
-    start.observe(toggle, names="value")
-    return widgets.VBox([widgets.HBox([start, index, strength, probs]), image, status])
 
 
 def main(argv=None) -> int:
