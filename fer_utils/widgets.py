@@ -119,7 +119,8 @@ class KernelCamera:
                     break
                 recognizer.smoother.strength = self.strength.value
                 results = recognizer(frame)
-                self.image.value = cv2.imencode(".jpg", draw(frame, results, recognizer.fps, self.probs.value))[1].tobytes()
+                annotated = draw(frame, results, recognizer.fps, self.probs.value)
+                self.image.value = cv2.imencode(".jpg", annotated)[1].tobytes()
                 self.image.layout.display = None
                 count += 1
                 self.status.value = f"{self._name()}: {len(results)} face(s), {recognizer.fps:.0f} FPS"
