@@ -27,16 +27,17 @@ def main(argv=None) -> int:
     parser.add_argument("--output", type=Path, help="folder for annotated images and videos")
     parser.add_argument("--checkpoint", help="checkpoint to use (default: the shipped model, else the newest run)")
     parser.add_argument("--smoothing", type=float, default=0.6, help="temporal smoothing for videos; 0 turns it off")
+    parser.add_argument("--fps", type=float, help="rate of annotated videos (default: the source's own)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
     classifier = fast_classifier(load_classifier(args.checkpoint, args.device))
     status = 0
     for source in args.inputs:
-        recognizer = EmotionRecognizer(classifier, smoothing=args.smoothing)
+        recognizer = EmotionRecognizer.for_source(classifier, source, smoothing=args.smoothing)
         try:
             if Path(source).suffix.lower() in VIDEO_SUFFIXES:
                 if args.output:
-                    result = run_video(recognizer, source, args.output, Path(source).stem)
+                    result = run_video(recognizer, source, args.output, Path(source).stem, fps=args.fps)
                     timeline = result["timeline_df"]
                     print(f"{source}: {result['frames']} frames, {timeline['frame'].nunique()} with faces; "
                           f"wrote {result['video']} and {result['timeline']}")

@@ -51,52 +51,95 @@ def to_gray(frame) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
-class FaceDetector:
-    """OpenCV's Haar face cascades, run on a downscaled copy of the frame.
+STRICT_STAGES = (("frontalface_alt2", 3), ("frontalface_default", 3))
+PERMISSIVE_STAGES = (("frontalface_alt2", 1), ("frontalface_default", 1), ("frontalface_alt", 1), ("profileface", 1))
 
-    ``stages`` are (cascade, min_neighbors) pairs tried in order until one finds a face: strict stages first, so
-    that permissive ones only run on frames where nothing was found. ``profileface`` also runs on the mirror image.
-    Boxes (x, y, w, h) come back in full-frame pixels, largest first.
+
+class FaceDetector:
+    """OpenCV's Haar face cascades, run on a copy of the frame scaled so that the smallest face looked for
+    (``min_face`` pixels) just fills the cascades' 24-px window: a smaller ``min_face`` finds smaller faces and costs
+    more time.
+
+    ``stages`` are (cascade, min_neighbors) pairs tried in order until one finds a face. A full-frame search
+    (``detect``) uses the strict stages; the search near a face already tracked (``detect_near``) may also use the
+    permissive ones, since a face is known to be there. ``profileface`` also runs on the mirror image.
     """
 
-    # Measured on 600 synthetic frames (benchmarks/realtime_fps.py): alt2 and default at minNeighbors 3 alone find
-    # 84 %; the permissive alt2/default/alt/profile fallbacks raise that to 90 %, with no more false positives on
-    # textured backgrounds, and cost time only on frames where the strict stages found nothing.
-    def __init__(self, stages=(("frontalface_alt2", 3), ("frontalface_default", 3), ("frontalface_alt2", 1),
-                               ("frontalface_default", 1), ("frontalface_alt", 1), ("profileface", 1)),
-                 detect_width: int = 240, min_face: int = 60, scale_factor: float = 1.1):
+    WINDOW = 24  # the cascades' smallest window, in pixels
+
+    # Permissive stages (minNeighbors 1) find 6 more points of faces near a track, but on a whole textured frame they
+    # also find faces that are not there (benchmarks/realtime_footage.py), so full-frame searches stay strict.
+    def __init__(self, min_face: int = 30, scale_factor: float = 1.1, stages=STRICT_STAGES,
+                 near_stages=STRICT_STAGES + PERMISSIVE_STAGES):
         if not hasattr(cv2, "CascadeClassifier"):
             raise RuntimeError("this OpenCV has no CascadeClassifier (OpenCV 5 dropped it): "
                                "pip install 'opencv-python<5'")
+        if min_face < 1:
+            raise ValueError(f"min_face must be at least 1 pixel, got {min_face}")
         cascades = {}
-        for name, _ in stages:
+        for name, _ in (*stages, *near_stages):
             path = Path(cv2.data.haarcascades) / f"haarcascade_{name}.xml"
             if name not in cascades:
                 cascades[name] = cv2.CascadeClassifier(str(path))
                 if cascades[name].empty():
                     raise RuntimeError(f"cannot load the Haar cascade {path}; reinstall opencv-python (<5)")
         self.stages = [(name, cascades[name], neighbors) for name, neighbors in stages]
-        self.detect_width, self.min_face, self.scale_factor = detect_width, min_face, scale_factor
+        self.near_stages = [(name, cascades[name], neighbors) for name, neighbors in near_stages]
+        self.min_face, self.scale_factor = min_face, scale_factor
+
+    @classmethod
+    def for_stills(cls) -> "FaceDetector":
+        """A full-resolution, finer multi-scale search for photos: faces down to 24 px, at any cost in time."""
+        return cls(min_face=cls.WINDOW, scale_factor=1.05)
+
+    def _scan(self, image: np.ndarray, stages, min_size: int, max_size: int = 0) -> np.ndarray:
+        """Boxes (N,4) float in ``image`` coordinates from the first stage that finds any."""
+        sizes = {"minSize": (min_size, min_size), "maxSize": (max_size, max_size) if max_size else (0, 0)}
+        for name, cascade, neighbors in stages:
+            found = cascade.detectMultiScale(image, scaleFactor=self.scale_factor, minNeighbors=neighbors, **sizes)
+            boxes = np.asarray(found, float).reshape(-1, 4)
+            if not len(boxes) and name == "profileface":
+                mirrored = cascade.detectMultiScale(np.ascontiguousarray(image[:, ::-1]), scaleFactor=self.scale_factor,
+                                                    minNeighbors=neighbors, **sizes)
+                boxes = np.asarray(mirrored, float).reshape(-1, 4)
+                boxes[:, 0] = image.shape[1] - boxes[:, 0] - boxes[:, 2]
+            if len(boxes):
+                return boxes
+        return np.zeros((0, 4))
 
     def detect(self, gray: np.ndarray) -> np.ndarray:
         """Face boxes (N,4) as int (x, y, w, h) in the coordinates of ``gray``, largest first."""
-        scale = min(1.0, self.detect_width / gray.shape[1])
+        scale = min(1.0, self.WINDOW / self.min_face)
         small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
-        min_size = max(8, int(self.min_face * scale))
-        if min(small.shape) < min_size:
+        if min(small.shape) < self.WINDOW:
             return np.zeros((0, 4), int)
-        for name, cascade, neighbors in self.stages:
-            boxes = np.asarray(cascade.detectMultiScale(small, scaleFactor=self.scale_factor, minNeighbors=neighbors,
-                                                        minSize=(min_size, min_size)), float).reshape(-1, 4)
-            if not len(boxes) and name == "profileface":
-                mirrored = cascade.detectMultiScale(np.ascontiguousarray(small[:, ::-1]), scaleFactor=self.scale_factor,
-                                                    minNeighbors=neighbors, minSize=(min_size, min_size))
-                boxes = np.asarray(mirrored, float).reshape(-1, 4)
-                boxes[:, 0] = small.shape[1] - boxes[:, 0] - boxes[:, 2]
-            if len(boxes):
-                boxes = np.round(boxes / scale).astype(int)
-                return boxes[np.argsort(-boxes[:, 2] * boxes[:, 3])]
-        return np.zeros((0, 4), int)
+        boxes = np.round(self._scan(small, self.stages, self.WINDOW) / scale).astype(int)
+        return boxes[np.argsort(-boxes[:, 2] * boxes[:, 3])]
+
+    def detect_near(self, gray: np.ndarray, box, margin: float = 0.5, face_px: int = 40) -> tuple | None:
+        """The face nearest to ``box`` inside that box widened by ``margin`` on each side, searched at the scale where
+        the face is about ``face_px`` pixels and only for sizes near it, which costs a fraction of a full search.
+        None if no face is there."""
+        x, y, w, h = box
+        x0, y0 = max(int(x - margin * w), 0), max(int(y - margin * h), 0)
+        x1, y1 = min(int(x + w + margin * w), gray.shape[1]), min(int(y + h + margin * h), gray.shape[0])
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return None
+        scale = min(face_px / max(w, h), 1.0)
+        window = gray[y0:y1, x0:x1]
+        if scale < 1:
+            window = cv2.resize(window, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        size = max(w, h) * scale
+        min_size = max(self.WINDOW, int(size / 1.5))
+        if min(window.shape) < min_size:
+            return None
+        boxes = self._scan(window, self.near_stages, min_size, int(size * 1.5) + 1)
+        if not len(boxes):
+            return None
+        centres = boxes[:, :2] + boxes[:, 2:] / 2
+        target = np.array([x + w / 2 - x0, y + h / 2 - y0]) * scale
+        bx, by, bw, bh = boxes[np.argmin(((centres - target) ** 2).sum(1))] / scale
+        return int(round(bx + x0)), int(round(by + y0)), int(round(bw)), int(round(bh))
 
 
 def crop_face(gray: np.ndarray, box, margins=CROP_MARGINS, size: int = 48) -> np.ndarray:
@@ -147,19 +190,24 @@ class Smoother:
         if not 0 <= self.strength < 1:
             raise ValueError(f"smoothing strength must be in [0, 1), got {self.strength}")
 
-    def update(self, boxes, probs: np.ndarray) -> tuple[list[int], np.ndarray]:
-        """Smoothed probabilities for this frame's faces, and the track id of each."""
+    def update(self, boxes, probs: np.ndarray, ids=None) -> tuple[list[int], np.ndarray]:
+        """Smoothed probabilities for this frame's faces, and the track id of each. Faces are matched to the past by
+        ``ids`` when a tracker gives them, else by box overlap."""
         free = list(self.tracks)
-        ids, out = [], np.array(probs, np.float32, copy=True)
+        given, ids, out = ids, [], np.array(probs, np.float32, copy=True)
         for i, box in enumerate(boxes):
-            best = max(free, key=lambda t: iou(t.box, box), default=None)
-            if best is not None and iou(best.box, box) >= self.min_iou:
+            if given is not None:
+                best = next((t for t in free if t.id == given[i]), None)
+            else:
+                best = max(free, key=lambda t: iou(t.box, box), default=None)
+                best = best if best is not None and iou(best.box, box) >= self.min_iou else None
+            if best is not None:
                 free.remove(best)
                 best.probs = self.strength * best.probs + (1 - self.strength) * out[i]
                 best.box, best.missed = tuple(box), 0
                 track = best
             else:
-                track = Track(self.next_id, tuple(box), out[i].copy())
+                track = Track(self.next_id if given is None else given[i], tuple(box), out[i].copy())
                 self.next_id += 1
                 self.tracks.append(track)
             out[i] = track.probs
@@ -168,6 +216,61 @@ class Smoother:
             track.missed += 1
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
         return ids, out
+
+
+class FaceTracker:
+    """Follows faces in video between full-frame detections.
+
+    A full-frame detection runs every ``redetect_every`` frames, on every frame while nothing is tracked, and on the
+    frame after a tracked face was not found near its last box. In between, each face is searched for only near its
+    last box (``FaceDetector.detect_near``). A face not found for more than ``max_missed`` frames is dropped.
+    Calling the tracker with a frame gives (id, box) for each face seen in it.
+    """
+
+    def __init__(self, detector: FaceDetector | None = None, redetect_every: int = 10, max_missed: int = 2,
+                 min_iou: float = 0.3):
+        if redetect_every < 1:
+            raise ValueError(f"redetect_every must be at least 1, got {redetect_every}")
+        self.detector = detector or FaceDetector()
+        self.redetect_every, self.max_missed, self.min_iou = redetect_every, max_missed, min_iou
+        self.tracks: list[Track] = []
+        self.frames = self.next_id = 0
+        self.full_detections = 0
+        self.lost = False
+
+    def __call__(self, gray: np.ndarray) -> list[tuple[int, tuple]]:
+        full = not self.tracks or self.lost or self.frames % self.redetect_every == 0
+        self.frames += 1
+        unmatched = list(self.tracks)
+        if full:
+            self.full_detections += 1
+            for box in self.detector.detect(gray):
+                best = max(unmatched, key=lambda t: iou(t.box, box), default=None)
+                if best is not None and iou(best.box, box) >= self.min_iou:
+                    unmatched.remove(best)
+                    best.box, best.missed = tuple(int(v) for v in box), 0
+                elif not any(iou(t.box, box) >= self.min_iou for t in self.tracks):
+                    self.tracks.append(Track(self.next_id, tuple(int(v) for v in box), np.zeros(0)))
+                    self.next_id += 1
+        self.lost = False
+        for track in unmatched:
+            box = self.detector.detect_near(gray, track.box)
+            if box is None:
+                track.missed += 1
+                self.lost = True
+            else:
+                track.box, track.missed = box, 0
+        self._drop_duplicates()
+        self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
+        return [(t.id, t.box) for t in self.tracks if t.missed == 0]
+
+    def _drop_duplicates(self) -> None:
+        """Two tracks that ended on the same face: the newer one goes."""
+        kept = []
+        for track in sorted(self.tracks, key=lambda t: t.id):
+            if not any(t.missed == 0 and track.missed == 0 and iou(t.box, track.box) > 0.5 for t in kept):
+                kept.append(track)
+        self.tracks = kept
 
 
 @dataclass
@@ -185,15 +288,31 @@ class FaceResult:
         return float(np.max(self.probs))
 
 
+MODES = ("track", "detect", "still")
+
+
 class EmotionRecognizer:
-    """Detect, crop, classify (one batch per frame, one view per face) and smooth. ``fps`` is a moving average of its
-    own speed and ``last_seconds`` the time the last frame took."""
+    """Find faces, crop, classify (one batch per frame, one view per face) and smooth. ``fps`` is a moving average of
+    its own speed and ``last_seconds`` the time the last frame took.
+
+    ``mode`` says how faces are found:
+    - "track" (video files and cameras): a ``FaceTracker``, full-frame detections now and then, cheap searches near
+      each face in between;
+    - "detect": a full-frame detection on every frame (the tracker off);
+    - "still" (images and folders of photos): a full-resolution, finer search for faces down to 24 px on each image,
+      with no smoothing, since consecutive images are unrelated.
+    ``for_source`` picks the mode from the source.
+    """
 
     def __init__(self, classifier, detector: FaceDetector | None = None, smoothing: float = 0.6,
-                 margins=CROP_MARGINS):
+                 margins=CROP_MARGINS, mode: str = "track", redetect_every: int = 10):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
         self.classifier = SingleView(classifier) if isinstance(classifier, FERClassifier) else classifier
-        self.detector = detector or FaceDetector()
-        self.smoother = Smoother(smoothing)
+        self.mode = mode
+        self.detector = detector or (FaceDetector.for_stills() if mode == "still" else FaceDetector())
+        self.tracker = FaceTracker(self.detector, redetect_every) if mode == "track" else None
+        self.smoother = Smoother(0.0 if mode == "still" else smoothing)
         self.margins = margins
         self.fps: float | None = None
         self.last_seconds = 0.0
@@ -206,15 +325,24 @@ class EmotionRecognizer:
         self.fps = rate if self.fps is None else 0.9 * self.fps + 0.1 * rate
         return results
 
+    @classmethod
+    def for_source(cls, classifier, source, smoothing: float = 0.6, **kwargs) -> "EmotionRecognizer":
+        """The recogniser for a source: "still" for an image or a folder of images, "track" for a video or camera."""
+        return cls(classifier, smoothing=smoothing, mode="still" if is_still(source) else "track", **kwargs)
+
     def _recognise(self, frame) -> list[FaceResult]:
         gray = to_gray(frame)
-        boxes = self.detector.detect(gray)
+        if self.tracker is not None:
+            found = self.tracker(gray)
+            ids, boxes = [i for i, _ in found], [b for _, b in found]
+        else:
+            ids, boxes = None, [tuple(int(v) for v in b) for b in self.detector.detect(gray)]
         if not len(boxes):
-            self.smoother.update([], np.zeros((0, len(EMOTIONS)), np.float32))
+            self.smoother.update([], np.zeros((0, len(EMOTIONS)), np.float32), [] if ids is not None else None)
             return []
         crops = np.stack([crop_face(gray, box, self.margins) for box in boxes])
         probs = self.classifier.predict_proba(crops)
-        ids, smoothed = self.smoother.update([tuple(b) for b in boxes], probs)
+        ids, smoothed = self.smoother.update(boxes, probs, ids)
         return [FaceResult(tuple(int(v) for v in box), p, i) for box, p, i in zip(boxes, smoothed, ids)]
 
 
@@ -266,6 +394,24 @@ def camera_error(index: int) -> SourceError:
         "  - no camera on this machine (a server, a container, CI).\n"
         "Without a camera, pass a video file instead, e.g. source='reports/demo.mp4'."
     )
+
+
+def is_still(source) -> bool:
+    """An image or a folder of images, as opposed to a camera index or a video."""
+    if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+        return False
+    path = Path(source)
+    return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def frame_rate(source) -> float | None:
+    """The frames per second that a video file declares; None for cameras, images and folders."""
+    if is_still(source) or isinstance(source, int) or str(source).isdigit() or not Path(source).is_file():
+        return None
+    capture = cv2.VideoCapture(str(source))
+    rate = capture.get(cv2.CAP_PROP_FPS) if capture.isOpened() else 0.0
+    capture.release()
+    return rate if rate and 0 < rate < 1000 else None
 
 
 def frames(source, max_frames: int | None = None):

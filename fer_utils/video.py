@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import EMOTIONS
-from .realtime import EmotionRecognizer, SourceError, draw, frames
+from .realtime import EmotionRecognizer, SourceError, draw, frame_rate, frames, is_still
 
 
 def _background(width: int, height: int, rng) -> np.ndarray:
@@ -73,12 +73,21 @@ def make_demo_video(faces: np.ndarray, labels: np.ndarray, path: Path | str, sec
     return pd.DataFrame(truth)
 
 
+STILLS_FPS = 2.0  # the default rate of a video made from images or a folder of images
+
+
 def run_video(recognizer: EmotionRecognizer, source, out_dir: Path | str, name: str = "demo",
-              max_frames: int | None = None, show_probs: bool = True, gif_frames: int = 36) -> dict:
+              max_frames: int | None = None, show_probs: bool = True, gif_frames: int = 36,
+              fps: float | None = None) -> dict:
     """Run the recogniser over every frame of ``source``; write <name>.mp4, .gif, -contact-sheet.png, -timeline.csv.
 
-    Returns the paths, the timeline (one row per face and frame) and the mean frames per second.
+    The MP4 plays at ``fps``: by default the source video's own rate (a camera's: 30), or ``STILLS_FPS`` for images
+    and folders. Returns the paths, the timeline (one row per face and frame), the video's rate and the mean frames
+    per second of recognition.
     """
+    fps = fps or frame_rate(source) or (STILLS_FPS if is_still(source) else 30.0)
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"video": out_dir / f"{name}.mp4", "gif": out_dir / f"{name}.gif",
@@ -90,7 +99,7 @@ def run_video(recognizer: EmotionRecognizer, source, out_dir: Path | str, name: 
         annotated = draw(frame, results, recognizer.fps, show_probs)
         if writer is None:
             h, w = annotated.shape[:2]
-            writer = cv2.VideoWriter(str(paths["video"]), cv2.VideoWriter_fourcc(*"mp4v"), 15, (w, h))
+            writer = cv2.VideoWriter(str(paths["video"]), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
         writer.write(annotated)
         annotated_frames.append(cv2.resize(annotated, (320, int(320 * annotated.shape[0] / annotated.shape[1]))))
         for face in results:
@@ -106,7 +115,7 @@ def run_video(recognizer: EmotionRecognizer, source, out_dir: Path | str, name: 
     timeline.to_csv(paths["timeline"], index=False)
     _write_gif(annotated_frames, paths["gif"], gif_frames)
     _write_contact_sheet(annotated_frames, paths["contact_sheet"])
-    return {**paths, "timeline_df": timeline, "frames": len(seconds),
+    return {**paths, "timeline_df": timeline, "frames": len(seconds), "fps": fps,
             "mean_fps": len(seconds) / sum(seconds) if seconds else 0.0}
 
 

@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
     classifier = fast_classifier(load_classifier(args.checkpoint, args.device))
-    recognizer = EmotionRecognizer(classifier, smoothing=args.smoothing)
+    recognizer = EmotionRecognizer.for_source(classifier, args.source, smoothing=args.smoothing)
     try:
         show_window(recognizer, args.source, not args.no_probs)
     except SourceError as err:

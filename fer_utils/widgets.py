@@ -111,7 +111,7 @@ class KernelCamera:
 
     async def run(self) -> None:
         """Show annotated frames until Stop or the end of the source; the capture is released either way."""
-        recognizer = EmotionRecognizer(self.classifier, smoothing=self.strength.value)
+        recognizer = EmotionRecognizer.for_source(self.classifier, self.source, smoothing=self.strength.value)
         problem, count = None, 0
         try:
             for _, frame in frames(self.source):

@@ -26,18 +26,26 @@ def recorded_captures(monkeypatch):
     """cv2.VideoCapture, recording the thread of every call: opening, reading and releasing."""
     calls = []
 
-    class RecordingCapture(cv2.VideoCapture):
+    real = cv2.VideoCapture
+
+    class RecordingCapture:  # a wrapper: subclasses of OpenCV's classes can crash when garbage-collected
         def __init__(self, *args):
             calls.append(("open", threading.current_thread()))
-            super().__init__(*args)
+            self.capture = real(*args)
 
-        def read(self, *args):
+        def isOpened(self):
+            return self.capture.isOpened()
+
+        def get(self, prop):
+            return self.capture.get(prop)
+
+        def read(self):
             calls.append(("read", threading.current_thread()))
-            return super().read(*args)
+            return self.capture.read()
 
         def release(self):
             calls.append(("release", threading.current_thread()))
-            return super().release()
+            return self.capture.release()
 
     monkeypatch.setattr(realtime.cv2, "VideoCapture", RecordingCapture)
     return calls

@@ -1,0 +1,86 @@
+"""Synthetic footage with ground truth, for the realtime benchmark and tests: FER2013 test faces over textured
+backgrounds, moving, growing and shrinking from frame to frame, with stretches of frames that hold no face."""
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+
+def textured_background(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+    """A BGR backdrop with structure at several scales: a lit wall, soft blotches, furniture-like boxes and lines,
+    and fine grain, so that a detector has edges and texture to be fooled by."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    gray = 80 + 70 * xs / width + 40 * ys / height
+    for cells in (4, 16, 64):  # blotches from coarse to fine
+        noise = rng.normal(0, 30 / np.sqrt(cells / 4), (cells * height // width + 1, cells)).astype(np.float32)
+        gray += cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC)
+    canvas = np.clip(gray, 0, 255).astype(np.uint8)
+    canvas = cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
+    for _ in range(12):
+        x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
+        x1, y1 = x0 + int(rng.integers(20, width // 3)), y0 + int(rng.integers(20, height // 3))
+        colour = tuple(int(c) for c in rng.integers(30, 230, 3))
+        cv2.rectangle(canvas, (x0, y0), (x1, y1), colour, -1 if rng.random() < 0.5 else int(rng.integers(2, 8)))
+    for _ in range(10):
+        p0 = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        p1 = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        cv2.line(canvas, p0, p1, tuple(int(c) for c in rng.integers(0, 255, 3)), int(rng.integers(1, 5)))
+    canvas = cv2.GaussianBlur(canvas, (3, 3), 0)
+    grain = rng.normal(0, 6, canvas.shape[:2]).astype(np.float32)[:, :, None]
+    return np.clip(canvas + grain, 0, 255).astype(np.uint8)
+
+
+@dataclass
+class Clip:
+    """Frames (BGR) and, for each frame, the faces in it: dicts with box (x, y, w, h), label and the test index."""
+
+    size: tuple[int, int]
+    frames: list = field(default_factory=list)
+    truth: list = field(default_factory=list)
+
+
+def make_clip(faces: np.ndarray, labels: np.ndarray, size: tuple[int, int] = (640, 480), count: int = 1,
+              frames: int = 60, min_side: int = 30, max_side: int = 300, empty: tuple[int, int] = (20, 30),
+              seed: int = 0) -> Clip:
+    """``count`` faces, each in its own cell of a grid, moving and bouncing inside it and changing size smoothly
+    between ``min_side`` and ``max_side`` pixels (sizes drawn log-uniformly, so small faces are common). Frames in
+    ``empty`` (start, stop) hold no face."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    columns = int(np.ceil(np.sqrt(count * width / height)))
+    rows = int(np.ceil(count / columns))
+    cell_w, cell_h = width // columns, height // rows
+    backdrop = textured_background(width, height, rng)
+    largest = min(max_side, int(0.9 * min(cell_w, cell_h)))
+    movers = []
+    for k in range(count):
+        side = float(np.exp(rng.uniform(np.log(min_side), np.log(max(largest, min_side)))))
+        movers.append({
+            "index": int(rng.integers(len(faces))), "cell": (k % columns * cell_w, k // columns * cell_h),
+            "side": side, "grow": rng.uniform(0, 0.25), "period": rng.uniform(20, 60),
+            "pos": rng.uniform(0, 1, 2), "vel": rng.uniform(-0.04, 0.04, 2),
+        })
+    clip = Clip(size)
+    for t in range(frames):
+        frame = np.clip(backdrop + rng.normal(0, 2, backdrop.shape[:2])[:, :, None], 0, 255).astype(np.uint8)
+        placed = []
+        for mover in movers:
+            mover["pos"] += mover["vel"]
+            for axis in (0, 1):  # bounce off the cell's walls
+                if not 0 <= mover["pos"][axis] <= 1:
+                    mover["vel"][axis] *= -1
+                    mover["pos"][axis] = np.clip(mover["pos"][axis], 0, 1)
+            if empty[0] <= t < empty[1]:
+                continue
+            side = mover["side"] * (1 + mover["grow"] * np.sin(2 * np.pi * t / mover["period"]))
+            side = int(np.clip(side, min_side, largest))
+            x = int(mover["cell"][0] + (cell_w - side) * mover["pos"][0])
+            y = int(mover["cell"][1] + (cell_h - side) * mover["pos"][1])
+            face = cv2.resize(faces[mover["index"]], (side, side), interpolation=cv2.INTER_AREA if side < 48 else
+                              cv2.INTER_CUBIC)
+            frame[y:y + side, x:x + side] = face[:, :, None]
+            placed.append({"box": (x, y, side, side), "label": int(labels[mover["index"]]), "index": mover["index"]})
+        clip.frames.append(frame)
+        clip.truth.append(placed)
+    return clip
