@@ -101,7 +101,8 @@ def main() -> None:
     fast = fast_classifier(classifier)
     test = load_arrays(verbose=False).split("test")
     reference_correct = SingleView(classifier).predict_proba(test.images).argmax(1) == test.labels
-    one_face = make_clip(test.images, test.labels, (640, 480), 1, args.frames, min_side=100, max_side=220, seed=100)
+    one_face = make_clip(test.images, test.labels, (640, 480), 1, args.frames, min_side=100, max_side=220,
+                         empty=(0, 0), seed=100)  # one face moving (and changing) throughout
     clips = [make_clip(test.images, test.labels, size, count, args.frames, seed=i)
              for i, (size, count) in enumerate(SCENES)]
 

@@ -119,19 +119,19 @@ def load_classifier(path: Path | str | None = None, device: str = "auto") -> FER
 
 class OnnxClassifier:
     """Single-view ``predict_proba`` through onnxruntime: the same network and preprocessing, several times faster at
-    batch 1 on a CPU. For realtime use, where one view per face is what a frame affords."""
+    batch 1 on a CPU, in fp32 or int8. For realtime use, where one view per face is what a frame affords."""
 
-    def __init__(self, classifier: FERClassifier, path: Path):
+    def __init__(self, classifier: FERClassifier, path: Path, precision: str = "fp32"):
         import onnxruntime
 
-        self.classifier, self.path = classifier, path
+        self.classifier, self.path, self.precision = classifier, path, precision
         self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
     def predict_proba(self, faces) -> np.ndarray:
         return softmax(self.session.run(None, {"faces": to_faces(faces)})[0])
 
     def __repr__(self) -> str:
-        return f"OnnxClassifier({self.classifier.checkpoint_path}, onnxruntime, one view)"
+        return f"OnnxClassifier({self.classifier.checkpoint_path}, onnxruntime {self.precision}, one view)"
 
 
 class SingleView:
@@ -147,10 +147,22 @@ class SingleView:
         return f"{self.classifier!r}, one view"
 
 
-def fast_classifier(classifier: FERClassifier, cache_dir: Path | str | None = None):
+PRECISIONS = ("int8", "fp32")
+MIN_INT8_AGREEMENT = 0.97  # the int8 model must give fp32's label on this share of held-out training faces
+
+
+def fast_classifier(classifier: FERClassifier, cache_dir: Path | str | None = None, precision: str = "int8",
+                    data_dir: str | None = None):
     """A single-view classifier for realtime use: an onnxruntime twin of a CPU classifier (exported once, cached by
     checkpoint hash, checked against PyTorch), else the PyTorch classifier asked for one view, when onnxruntime is
-    missing or the model runs on a GPU."""
+    missing or the model runs on a GPU.
+
+    ``precision`` "int8" (the default) quantises the twin, calibrated on 512 FER2013 training faces: on this project's
+    CPU it is 3.8x faster at batch 1 for 0.07 points of test accuracy (benchmarks/classifier_precision.py). Where
+    FER2013 is not at hand to calibrate on, or the int8 labels agree with fp32 on fewer than 97 % of held-out training
+    faces, the fp32 twin is used, and a line says why."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     if classifier.device.type != "cpu":
         return SingleView(classifier)
     try:
@@ -158,7 +170,8 @@ def fast_classifier(classifier: FERClassifier, cache_dir: Path | str | None = No
         import onnxscript  # noqa: F401
     except ImportError:
         return SingleView(classifier)
-    path = Path(cache_dir or DATA_DIR / "cache") / f"model-{file_sha256(classifier.checkpoint_path)[:16]}.onnx"
+    stem = Path(cache_dir or DATA_DIR / "cache") / f"model-{file_sha256(classifier.checkpoint_path)[:16]}"
+    path = stem.with_suffix(".onnx")
     if not path.exists():
         tmp = path.with_suffix(".tmp.onnx")
         export(classifier.model, classifier.model_cfg, "onnx", tmp)
@@ -167,4 +180,33 @@ def fast_classifier(classifier: FERClassifier, cache_dir: Path | str | None = No
             tmp.unlink()
             return SingleView(classifier)
         tmp.replace(path)
-    return OnnxClassifier(classifier, path)
+    if precision == "fp32":
+        return OnnxClassifier(classifier, path)
+    quantized = Path(f"{stem}-int8.onnx")
+    if not quantized.exists():
+        problem = _quantize(classifier, path, quantized, data_dir)
+        if problem:
+            print(f"realtime classifier in fp32: {problem}")
+            return OnnxClassifier(classifier, path)
+    return OnnxClassifier(classifier, quantized, "int8")
+
+
+def _quantize(classifier: FERClassifier, fp32_path: Path, output: Path, data_dir: str | None) -> str:
+    """Write the int8 twin to ``output``; return why not, if it cannot be made or disagrees with fp32."""
+    from .data import load_arrays
+    from .export import quantize_int8, run_exported
+
+    try:
+        train = load_arrays(data_dir, verbose=False).split("train")
+    except Exception as err:  # FER2013 is not at hand: nothing to calibrate on
+        return f"no FER2013 training faces to calibrate int8 on ({type(err).__name__})"
+    chosen = np.random.default_rng(0).permutation(len(train))[:1024]
+    calibration, held_out = train.images[chosen[:512]], train.images[chosen[512:]]
+    tmp = output.with_suffix(".tmp.onnx")
+    quantize_int8(fp32_path, tmp, calibration)
+    agreement = float((run_exported(tmp, held_out).argmax(1) == run_exported(fp32_path, held_out).argmax(1)).mean())
+    if agreement < MIN_INT8_AGREEMENT:
+        tmp.unlink()
+        return f"int8 agrees with fp32 on only {agreement:.1%} of {len(held_out)} held-out training faces"
+    tmp.replace(output)
+    return ""

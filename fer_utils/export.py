@@ -8,6 +8,7 @@ The exported model takes uint8 faces (N,48,48) and returns logits (N,7) in fer_u
 
 import argparse
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -73,6 +74,31 @@ def run_exported(path: Path | str, faces: np.ndarray, batch_size: int = 512) -> 
             for start in range(0, len(faces), batch_size):
                 out.append(module(torch.from_numpy(faces[start:start + batch_size])).numpy())
     return np.concatenate(out)
+
+
+def quantize_int8(onnx_path: Path | str, output: Path | str, calibration_faces: np.ndarray) -> Path:
+    """Static int8 quantisation of an exported ONNX model with onnxruntime (QDQ, weights per channel), its
+    activation ranges calibrated on ``calibration_faces`` (uint8, N,48,48: training faces, never test faces)."""
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Faces(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter(calibration_faces[i:i + 32] for i in range(0, len(calibration_faces), 32))
+
+        def get_next(self):
+            batch = next(self.batches, None)
+            return None if batch is None else {"faces": batch}
+
+    output = Path(output)
+    with tempfile.TemporaryDirectory() as tmp:
+        whole, prepared = Path(tmp) / "whole.onnx", Path(tmp) / "prepared.onnx"
+        onnx.save(onnx.load(str(onnx_path)), str(whole))  # one file: the quantiser cannot follow external data
+        quant_pre_process(str(whole), str(prepared), skip_symbolic_shape=True)
+        quantize_static(str(prepared), str(output), Faces(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    return output
 
 
 def max_difference(expected_logits: np.ndarray, path: Path | str, faces: np.ndarray) -> float:

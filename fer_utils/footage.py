@@ -42,10 +42,12 @@ class Clip:
 
 def make_clip(faces: np.ndarray, labels: np.ndarray, size: tuple[int, int] = (640, 480), count: int = 1,
               frames: int = 60, min_side: int = 30, max_side: int = 300, empty: tuple[int, int] = (20, 30),
-              seed: int = 0) -> Clip:
+              switch_every: int = 15, speed: float = 0.15, seed: int = 0) -> Clip:
     """``count`` faces, each in its own cell of a grid, moving and bouncing inside it and changing size smoothly
-    between ``min_side`` and ``max_side`` pixels (sizes drawn log-uniformly, so small faces are common). Frames in
-    ``empty`` (start, stop) hold no face."""
+    between ``min_side`` and ``max_side`` pixels (sizes drawn log-uniformly, so small faces are common). A face moves
+    up to ``speed`` of its own size a frame, as a person at that distance would. Every
+    ``switch_every`` frames each face becomes another test face (another person and emotion) in the same place.
+    Frames in ``empty`` (start, stop) hold no face."""
     rng = np.random.default_rng(seed)
     width, height = size
     columns = int(np.ceil(np.sqrt(count * width / height)))
@@ -59,14 +61,16 @@ def make_clip(faces: np.ndarray, labels: np.ndarray, size: tuple[int, int] = (64
         movers.append({
             "index": int(rng.integers(len(faces))), "cell": (k % columns * cell_w, k // columns * cell_h),
             "side": side, "grow": rng.uniform(0, 0.25), "period": rng.uniform(20, 60),
-            "pos": rng.uniform(0, 1, 2), "vel": rng.uniform(-0.04, 0.04, 2),
+            "pos": rng.uniform(0, 1, 2), "vel": rng.uniform(-speed, speed, 2) * side,  # pixels a frame
         })
     clip = Clip(size)
     for t in range(frames):
         frame = np.clip(backdrop + rng.normal(0, 2, backdrop.shape[:2])[:, :, None], 0, 255).astype(np.uint8)
         placed = []
         for mover in movers:
-            mover["pos"] += mover["vel"]
+            if t and t % switch_every == 0:
+                mover["index"] = int(rng.integers(len(faces)))
+            mover["pos"] += mover["vel"] / np.maximum([cell_w - mover["side"], cell_h - mover["side"]], 1)
             for axis in (0, 1):  # bounce off the cell's walls
                 if not 0 <= mover["pos"][axis] <= 1:
                     mover["vel"][axis] *= -1

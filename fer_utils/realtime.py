@@ -51,7 +51,8 @@ def to_gray(frame) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
-STRICT_STAGES = (("frontalface_alt2", 3), ("frontalface_default", 3))
+STRICT_STAGES = (("frontalface_default", 2),)
+VERIFY_STAGES = (("frontalface_alt", 2),)
 PERMISSIVE_STAGES = (("frontalface_alt2", 1), ("frontalface_default", 1), ("frontalface_alt", 1), ("profileface", 1))
 
 
@@ -61,23 +62,25 @@ class FaceDetector:
     more time.
 
     ``stages`` are (cascade, min_neighbors) pairs tried in order until one finds a face. A full-frame search
-    (``detect``) uses the strict stages; the search near a face already tracked (``detect_near``) may also use the
-    permissive ones, since a face is known to be there. ``profileface`` also runs on the mirror image.
+    (``detect``) uses the strict stages, and keeps only the faces that a second cascade (``verify_stages``) confirms
+    near each box. The search near a face already tracked (``detect_near``) may also use the permissive stages,
+    since a face is known to be there. ``profileface`` also runs on the mirror image.
     """
 
     WINDOW = 24  # the cascades' smallest window, in pixels
 
-    # Permissive stages (minNeighbors 1) find 6 more points of faces near a track, but on a whole textured frame they
-    # also find faces that are not there (benchmarks/realtime_footage.py), so full-frame searches stay strict.
+    # Measured on textured footage (benchmarks/realtime_fps.py's scenes): a full-frame search finds 85 % of the faces
+    # of 48 px and more, with 0.39 false faces a frame; confirming each with frontalface_alt (minNeighbors 2) keeps
+    # 80 % and leaves no false face, for about 1 ms a candidate. Permissive stages are for the search near a track.
     def __init__(self, min_face: int = 30, scale_factor: float = 1.1, stages=STRICT_STAGES,
-                 near_stages=STRICT_STAGES + PERMISSIVE_STAGES):
+                 near_stages=STRICT_STAGES + PERMISSIVE_STAGES, verify_stages=VERIFY_STAGES):
         if not hasattr(cv2, "CascadeClassifier"):
             raise RuntimeError("this OpenCV has no CascadeClassifier (OpenCV 5 dropped it): "
                                "pip install 'opencv-python<5'")
         if min_face < 1:
             raise ValueError(f"min_face must be at least 1 pixel, got {min_face}")
         cascades = {}
-        for name, _ in (*stages, *near_stages):
+        for name, _ in (*stages, *near_stages, *verify_stages):
             path = Path(cv2.data.haarcascades) / f"haarcascade_{name}.xml"
             if name not in cascades:
                 cascades[name] = cv2.CascadeClassifier(str(path))
@@ -85,6 +88,7 @@ class FaceDetector:
                     raise RuntimeError(f"cannot load the Haar cascade {path}; reinstall opencv-python (<5)")
         self.stages = [(name, cascades[name], neighbors) for name, neighbors in stages]
         self.near_stages = [(name, cascades[name], neighbors) for name, neighbors in near_stages]
+        self.verify_stages = [(name, cascades[name], neighbors) for name, neighbors in verify_stages]
         self.min_face, self.scale_factor = min_face, scale_factor
 
     @classmethod
@@ -114,12 +118,17 @@ class FaceDetector:
         if min(small.shape) < self.WINDOW:
             return np.zeros((0, 4), int)
         boxes = np.round(self._scan(small, self.stages, self.WINDOW) / scale).astype(int)
+        if self.verify_stages:
+            boxes = np.array([b for b in boxes if self.detect_near(gray, b, 0.25, stages=self.verify_stages)],
+                             int).reshape(-1, 4)
         return boxes[np.argsort(-boxes[:, 2] * boxes[:, 3])]
 
-    def detect_near(self, gray: np.ndarray, box, margin: float = 0.5, face_px: int = 40) -> tuple | None:
-        """The face nearest to ``box`` inside that box widened by ``margin`` on each side, searched at the scale where
-        the face is about ``face_px`` pixels and only for sizes near it, which costs a fraction of a full search.
-        None if no face is there."""
+    def detect_near(self, gray: np.ndarray, box, margin: float = 0.5, face_px: int = 40, growth: float = 1.25,
+                    stages=None) -> tuple | None:
+        """The face that overlaps ``box`` most, inside that box widened by ``margin`` on each side, searched at the
+        scale where the face is about ``face_px`` pixels and only for sizes within a factor ``growth`` of it (so that
+        a box cannot drift onto part of the face), which costs a fraction of a full search. None if no face is there.
+        ``stages`` default to the near stages."""
         x, y, w, h = box
         x0, y0 = max(int(x - margin * w), 0), max(int(y - margin * h), 0)
         x1, y1 = min(int(x + w + margin * w), gray.shape[1]), min(int(y + h + margin * h), gray.shape[0])
@@ -130,16 +139,15 @@ class FaceDetector:
         if scale < 1:
             window = cv2.resize(window, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         size = max(w, h) * scale
-        min_size = max(self.WINDOW, int(size / 1.5))
+        min_size = max(self.WINDOW, int(size / growth))
         if min(window.shape) < min_size:
             return None
-        boxes = self._scan(window, self.near_stages, min_size, int(size * 1.5) + 1)
+        boxes = self._scan(window, stages or self.near_stages, min_size, int(size * growth) + 1)
         if not len(boxes):
             return None
-        centres = boxes[:, :2] + boxes[:, 2:] / 2
-        target = np.array([x + w / 2 - x0, y + h / 2 - y0]) * scale
-        bx, by, bw, bh = boxes[np.argmin(((centres - target) ** 2).sum(1))] / scale
-        return int(round(bx + x0)), int(round(by + y0)), int(round(bw)), int(round(bh))
+        boxes = boxes / scale + [x0, y0, 0, 0]
+        bx, by, bw, bh = max(boxes, key=lambda b: iou(b, box))
+        return int(round(bx)), int(round(by)), int(round(bw)), int(round(bh))
 
 
 def crop_face(gray: np.ndarray, box, margins=CROP_MARGINS, size: int = 48) -> np.ndarray:
@@ -218,51 +226,98 @@ class Smoother:
         return ids, out
 
 
+@dataclass
+class FaceTrack:
+    """A face followed by ``FaceTracker``: its box, and its look (a small gray patch) when the detector last saw it."""
+
+    id: int
+    box: tuple
+    patch: np.ndarray
+    missed: int = 0
+    followed: int = 0  # frames in a row kept by the patch alone, without the detector
+
+
 class FaceTracker:
     """Follows faces in video between full-frame detections.
 
-    A full-frame detection runs every ``redetect_every`` frames, on every frame while nothing is tracked, and on the
-    frame after a tracked face was not found near its last box. In between, each face is searched for only near its
-    last box (``FaceDetector.detect_near``). A face not found for more than ``max_missed`` frames is dropped.
-    Calling the tracker with a frame gives (id, box) for each face seen in it.
+    A full-frame detection runs every ``redetect_every`` frames while faces are tracked (to find new ones), every
+    ``idle_every`` frames while none is, and on the frame after a tracked face was lost. On the other frames each face
+    is searched for only near its last box (``FaceDetector.detect_near``), which costs a small fraction of a full
+    search. Where the cascade misses a face it just saw (it misses about one frame in eight), the face's patch is
+    matched in that window instead, for at most ``max_followed`` frames in a row, and only where it still matches
+    (normalised correlation at least ``min_match``), so a face that has left is not followed onto the background.
+    A face neither found nor matched for more than ``max_missed`` frames is dropped. Calling the tracker with a frame
+    gives (id, box) for each face seen in it.
     """
 
-    def __init__(self, detector: FaceDetector | None = None, redetect_every: int = 10, max_missed: int = 2,
-                 min_iou: float = 0.3):
-        if redetect_every < 1:
-            raise ValueError(f"redetect_every must be at least 1, got {redetect_every}")
+    PATCH = 24  # side of the patch a face is matched by, in pixels
+
+    def __init__(self, detector: FaceDetector | None = None, redetect_every: int = 15, idle_every: int = 3,
+                 max_missed: int = 2, max_followed: int = 5, min_match: float = 0.7, min_iou: float = 0.3):
+        if redetect_every < 1 or idle_every < 1:
+            raise ValueError(f"redetect_every and idle_every must be at least 1, got {redetect_every}, {idle_every}")
         self.detector = detector or FaceDetector()
-        self.redetect_every, self.max_missed, self.min_iou = redetect_every, max_missed, min_iou
-        self.tracks: list[Track] = []
-        self.frames = self.next_id = 0
-        self.full_detections = 0
+        self.redetect_every, self.idle_every = redetect_every, idle_every
+        self.max_missed, self.max_followed, self.min_match, self.min_iou = max_missed, max_followed, min_match, min_iou
+        self.tracks: list[FaceTrack] = []
+        self.next_id = self.full_detections = 0
+        self.since_full: int | None = None  # frames since the last full detection; None before the first
         self.lost = False
 
     def __call__(self, gray: np.ndarray) -> list[tuple[int, tuple]]:
-        full = not self.tracks or self.lost or self.frames % self.redetect_every == 0
-        self.frames += 1
+        every = self.redetect_every if self.tracks else self.idle_every
+        full = self.since_full is None or self.lost or self.since_full + 1 >= every
+        self.since_full = 0 if full else self.since_full + 1
         unmatched = list(self.tracks)
         if full:
             self.full_detections += 1
             for box in self.detector.detect(gray):
+                box = tuple(int(v) for v in box)
                 best = max(unmatched, key=lambda t: iou(t.box, box), default=None)
                 if best is not None and iou(best.box, box) >= self.min_iou:
                     unmatched.remove(best)
-                    best.box, best.missed = tuple(int(v) for v in box), 0
+                    self._seen(best, gray, box)
                 elif not any(iou(t.box, box) >= self.min_iou for t in self.tracks):
-                    self.tracks.append(Track(self.next_id, tuple(int(v) for v in box), np.zeros(0)))
+                    self.tracks.append(FaceTrack(self.next_id, box, self._patch(gray, box)))
                     self.next_id += 1
         self.lost = False
         for track in unmatched:
             box = self.detector.detect_near(gray, track.box)
-            if box is None:
+            if box is not None:
+                self._seen(track, gray, box)
+                continue
+            box = self._match_patch(gray, track) if track.followed < self.max_followed else None
+            if box is not None:
+                track.box, track.missed, track.followed = box, 0, track.followed + 1
+            else:
                 track.missed += 1
                 self.lost = True
-            else:
-                track.box, track.missed = box, 0
         self._drop_duplicates()
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
         return [(t.id, t.box) for t in self.tracks if t.missed == 0]
+
+    def _patch(self, gray: np.ndarray, box) -> np.ndarray:
+        x, y, w, h = box
+        crop = gray[max(y, 0):y + h, max(x, 0):x + w]
+        return cv2.resize(crop, (self.PATCH, self.PATCH), interpolation=cv2.INTER_AREA) if crop.size else crop
+
+    def _seen(self, track: FaceTrack, gray: np.ndarray, box) -> None:
+        track.box, track.missed, track.followed, track.patch = box, 0, 0, self._patch(gray, box)
+
+    def _match_patch(self, gray: np.ndarray, track: FaceTrack, margin: float = 0.5) -> tuple | None:
+        """Where the track's patch matches best near its last box, if it matches well enough."""
+        x, y, w, h = track.box
+        if not track.patch.size or min(w, h) < 2:
+            return None
+        x0, y0 = max(int(x - margin * w), 0), max(int(y - margin * h), 0)
+        x1, y1 = min(int(x + w + margin * w), gray.shape[1]), min(int(y + h + margin * h), gray.shape[0])
+        sx, sy = self.PATCH / w, self.PATCH / h
+        window = cv2.resize(gray[y0:y1, x0:x1], None, fx=sx, fy=sy, interpolation=cv2.INTER_AREA)
+        if window.shape[0] < self.PATCH or window.shape[1] < self.PATCH:
+            return None
+        scores = cv2.matchTemplate(window, track.patch, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (mx, my) = cv2.minMaxLoc(scores)
+        return (int(round(x0 + mx / sx)), int(round(y0 + my / sy)), w, h) if best >= self.min_match else None
 
     def _drop_duplicates(self) -> None:
         """Two tracks that ended on the same face: the newer one goes."""
@@ -305,7 +360,7 @@ class EmotionRecognizer:
     """
 
     def __init__(self, classifier, detector: FaceDetector | None = None, smoothing: float = 0.6,
-                 margins=CROP_MARGINS, mode: str = "track", redetect_every: int = 10):
+                 margins=CROP_MARGINS, mode: str = "track", redetect_every: int = 15):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
         self.classifier = SingleView(classifier) if isinstance(classifier, FERClassifier) else classifier

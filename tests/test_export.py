@@ -19,3 +19,29 @@ def test_exported_model_matches_pytorch(tiny_run, tmp_path, fmt, suffix):
     assert export.max_difference(expected, path, faces) <= 1e-4
     assert export.max_difference(expected[:1], path, faces[:1]) <= 1e-4  # any batch size
     assert np.abs(logits).max() > 0
+
+
+def test_int8_quantisation_stays_close_to_fp32(tiny_run, tmp_path):
+    pytest.importorskip("onnxruntime")
+    classifier = load_classifier(tiny_run["best_checkpoint"], device="cpu")
+    fp32 = export.export(classifier.model, classifier.model_cfg, "onnx", tmp_path / "model.onnx")
+    faces = data.load_arrays(SAMPLE_DIR, cache_dir=tmp_path, verbose=False).images
+    int8 = export.quantize_int8(fp32, tmp_path / "model-int8.onnx", faces)
+    fp32_bytes = sum(p.stat().st_size for p in tmp_path.glob("model.onnx*"))  # the weights may be external data
+    assert int8.stat().st_size < fp32_bytes / 2, "int8 weights take a quarter of the space"
+    reference, quantized = export.run_exported(fp32, faces), export.run_exported(int8, faces)
+    assert quantized.shape == reference.shape and not np.array_equal(quantized, reference)
+    assert np.abs(quantized - reference).max() < 0.25 * np.abs(reference).max(), "int8 logits near fp32's"
+
+
+def test_fast_classifier_precision_and_its_fallback(tiny_run, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    from fer_utils.classifier import OnnxClassifier, fast_classifier
+
+    classifier = load_classifier(tiny_run["best_checkpoint"], device="cpu")
+    with pytest.raises(ValueError, match="precision must be one of int8, fp32"):
+        fast_classifier(classifier, tmp_path, precision="fp16")
+    fallback = fast_classifier(classifier, tmp_path, data_dir=str(tmp_path / "no-fer2013-here"))
+    assert isinstance(fallback, OnnxClassifier) and fallback.precision == "fp32"
+    assert "realtime classifier in fp32: no FER2013 training faces to calibrate int8 on" in capsys.readouterr().out
+    assert not list(tmp_path.glob("*-int8.onnx")), "nothing half-made is left in the cache"

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from fer_utils import EMOTIONS, plots, realtime
+from fer_utils import EMOTIONS, plots, realtime, video
 from fer_utils.classifier import load_classifier
 from fer_utils.video import make_demo_video, run_video, score_against_truth
 
@@ -191,3 +191,92 @@ def test_a_video_without_frames_is_a_clear_error_that_predict_reports(tmp_path, 
     assert predict.main([str(clip), "--output", str(tmp_path / "out"), "--checkpoint", tiny_run["best_checkpoint"],
                          "--device", "cpu"]) == 2
     assert "clip.mp4 gave no frames: it is empty or cannot be decoded" in capsys.readouterr().err
+
+
+def moving_face_frames(steps: int, start=(60, 120), step=(12, 3), side=160, blank=()):
+    """640x480 frames with one face moving by ``step`` pixels a frame; frames whose index is in ``blank`` are empty."""
+    face = cv2.imread(str(detectable_face()), cv2.IMREAD_GRAYSCALE)
+    enlarged = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+    for t in range(steps):
+        frame = np.full((480, 640), 128, np.uint8)
+        x, y = start[0] + step[0] * t, start[1] + step[1] * t
+        if t not in blank:
+            frame[y:y + side, x:x + side] = enlarged
+        yield frame, (x, y, side, side)
+
+
+def test_a_tracked_face_keeps_its_id_through_motion_with_few_full_detections():
+    recognizer = realtime.EmotionRecognizer(RecordingClassifier(), mode="track", redetect_every=10)
+    ids = []
+    for frame, true_box in moving_face_frames(30):
+        [face] = recognizer(frame)
+        assert realtime.iou(face.box, true_box) > 0.3, "the box follows the face"
+        ids.append(face.track)
+    assert set(ids) == {ids[0]}
+    assert recognizer.tracker.full_detections <= 4, "between full detections the face is searched for near its box"
+
+
+def test_a_lost_face_is_dropped_and_found_again():
+    tracker = realtime.FaceTracker(max_missed=2)
+    seen, kept = [], []
+    for frame, _ in moving_face_frames(16, step=(4, 0), blank=range(6, 11)):
+        seen.append([face_id for face_id, _ in tracker(frame)])
+        kept.append(len(tracker.tracks))
+    first = seen[0][0]
+    assert all(ids == [first] for ids in seen[:6])
+    assert all(ids == [] for ids in seen[6:11])
+    assert kept[6:11] == [1, 1, 0, 0, 0], "kept through max_missed frames without the face, then dropped"
+    back = next(t for t in range(11, 16) if seen[t])  # with nothing tracked, a full search runs every idle_every frames
+    assert back - 11 < tracker.idle_every, "found again by the next full search"
+    assert all(len(ids) == 1 and ids[0] != first and ids == seen[back] for ids in seen[back:]), "as one new track"
+
+
+def test_small_faces_in_a_large_still_are_found():
+    faces = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted(SAMPLE_DIR.rglob("*.jpg"))]
+    detector = realtime.FaceDetector.for_stills()
+    small = [cv2.resize(f, (36, 36), interpolation=cv2.INTER_AREA) for f in faces]
+    detectable = [f for f in small if len(detector.detect(np.pad(f, 30, constant_values=128)))]
+    photo = np.full((1536, 2048), 128, np.uint8)
+    placed = []
+    for k, face in enumerate(detectable[:6]):
+        x, y = 150 + 330 * k, 300 + 150 * (k % 3)
+        photo[y:y + 36, x:x + 36] = face
+        placed.append((x, y, 36, 36))
+    assert len(placed) == 6
+    recognizer = realtime.EmotionRecognizer.for_source(RecordingClassifier(), "group-photo.jpg")
+    assert recognizer.mode == "still"
+    boxes = [face.box for face in recognizer(photo)]
+    found = sum(any(realtime.iou(box, truth) > 0.3 for box in boxes) for truth in placed)
+    assert found >= 5, f"{found} of 6 faces 36 px high found in a 2048x1536 photo"
+    assert len(boxes) <= 7, "no crowd of false faces on a plain background"
+    video_detector = realtime.EmotionRecognizer(RecordingClassifier(), mode="detect")
+    assert len(video_detector(photo)) < found, "the video detector does not look for faces this small in a large frame"
+
+
+def test_the_mode_follows_the_source(tmp_path):
+    (tmp_path / "photos").mkdir()
+    for source, mode in [("photo.png", "still"), (str(tmp_path / "photos"), "still"), ("clip.mp4", "track"),
+                         ("0", "track"), (0, "track")]:
+        assert realtime.EmotionRecognizer.for_source(RecordingClassifier(), source).mode == mode
+    with pytest.raises(ValueError, match="mode must be one of track, detect, still"):
+        realtime.EmotionRecognizer(RecordingClassifier(), mode="fast")
+
+
+@pytest.mark.parametrize("rate", [30, 12])
+def test_the_annotated_video_keeps_the_source_frame_rate(tmp_path, rate):
+    faces = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted(SAMPLE_DIR.rglob("*.jpg"))][:3])
+    make_demo_video(faces, np.arange(3), tmp_path / "clip.mp4", seconds=1, fps=rate)
+    result = run_video(realtime.EmotionRecognizer(RecordingClassifier()), tmp_path / "clip.mp4", tmp_path / "out")
+    written = cv2.VideoCapture(str(result["video"]))
+    assert written.get(cv2.CAP_PROP_FPS) == pytest.approx(rate) and result["fps"] == pytest.approx(rate)
+    assert written.get(cv2.CAP_PROP_FRAME_COUNT) == rate
+
+
+def test_images_make_a_video_at_the_chosen_rate(tmp_path):
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), face_frame())
+    recognizer = realtime.EmotionRecognizer.for_source(RecordingClassifier(), tmp_path)
+    default = run_video(recognizer, tmp_path, tmp_path / "out", "default")
+    assert cv2.VideoCapture(str(default["video"])).get(cv2.CAP_PROP_FPS) == pytest.approx(video.STILLS_FPS)
+    chosen = run_video(recognizer, tmp_path, tmp_path / "out", "chosen", fps=5)
+    assert cv2.VideoCapture(str(chosen["video"])).get(cv2.CAP_PROP_FPS) == pytest.approx(5)

@@ -1,0 +1,85 @@
+"""The realtime classifier at each precision on this CPU: latency per face at batch 1 (alternating rounds, median of
+each round, best round counts) and single-view accuracy on the 7,178 FER2013 test faces.
+
+- onnxruntime fp32: the exported network with its preprocessing;
+- onnxruntime int8: static quantisation calibrated on 512 training faces (fer_utils.export.quantize_int8);
+- PyTorch fp32, and PyTorch bf16 (autocast, channels-last) where the CPU has native bf16. onnxruntime's CPU
+  provider has no bf16 convolutions, so bf16 is measured in PyTorch.
+
+A faster variant is kept for the realtime path only if its accuracy moves by at most 0.3 points.
+
+    python benchmarks/classifier_precision.py [--rounds 3]
+"""
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+from fer_utils.augment import batched_logits
+from fer_utils.classifier import OnnxClassifier, SingleView, fast_classifier, load_classifier, softmax, to_faces
+from fer_utils.data import load_arrays
+from fer_utils.device import cpu_has_bf16
+from fer_utils.provenance import cpu_description
+
+
+class Bf16(SingleView):
+    """The PyTorch classifier, one view, in bf16 autocast with channels-last, as training runs on such a CPU."""
+
+    def predict_proba(self, faces):
+        faces = torch.from_numpy(to_faces(faces))
+        logits = batched_logits(self.classifier.model, faces, self.classifier.model_cfg, bf16=True, channels_last=True)
+        return softmax(logits.numpy())
+
+
+def median_ms(classifier, face, repeats: int) -> float:
+    for _ in range(10):
+        classifier.predict_proba(face)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        classifier.predict_proba(face)
+        times.append(time.perf_counter() - started)
+    return 1000 * float(np.median(times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=200, help="timed calls per variant and round")
+    args = parser.parse_args()
+
+    classifier = load_classifier(args.checkpoint, "cpu")
+    variants = {"onnxruntime fp32": fast_classifier(classifier, precision="fp32"),
+                "onnxruntime int8": fast_classifier(classifier, precision="int8"),
+                "pytorch fp32": SingleView(classifier)}
+    if cpu_has_bf16():
+        variants["pytorch bf16"] = Bf16(classifier)
+    if not isinstance(variants["onnxruntime int8"], OnnxClassifier) or variants["onnxruntime int8"].precision != "int8":
+        raise SystemExit("no int8 model: see the line above")
+    test = load_arrays(verbose=False).split("test")
+    face = test.images[:1]
+    latency = {name: [] for name in variants}
+    for round_index in range(args.rounds):
+        names = list(variants)[round_index % len(variants):] + list(variants)[:round_index % len(variants)]
+        for name in names:
+            latency[name].append(median_ms(variants[name], face, args.repeats))
+    accuracy = {name: float((np.concatenate([v.predict_proba(test.images[i:i + 512]) for i in
+                                             range(0, len(test), 512)]).argmax(1) == test.labels).mean())
+                for name, v in variants.items()}
+    base = "onnxruntime fp32"
+    print(f"\n{classifier}; {cpu_description()}; batch 1, best of {args.rounds} alternating rounds")
+    print(f"{'variant':<20}{'ms per face':>12}{'speed-up':>10}{'test acc':>10}{'change':>9}")
+    for name in variants:
+        print(f"{name:<20}{min(latency[name]):>12.2f}{min(latency[base]) / min(latency[name]):>9.2f}x"
+              f"{accuracy[name]:>10.2%}{100 * (accuracy[name] - accuracy[base]):>+8.2f}p")
+    print(json.dumps({"benchmark": "classifier_precision", "device": cpu_description(), "rounds": args.rounds,
+                      "ms_per_face": {n: round(min(v), 3) for n, v in latency.items()},
+                      "test_accuracy": {n: round(a, 4) for n, a in accuracy.items()}}))
+
+
+if __name__ == "__main__":
+    main()
