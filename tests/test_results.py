@@ -38,17 +38,22 @@ def fake_metrics() -> dict:
 
 
 def test_results_table_is_built_from_the_numbers():
-    text = results.render_results(fake_metrics(), {"fps_one_face": 120.4, "fps_four_faces": 60.2,
-                                                   "latency_ms_per_face": 3.21, "recall": 0.955, "recall_images": 7178,
-                                                   "latency_ms_per_face_onnxruntime": 1.04, "device": "a test CPU"})
+    loop = {"fps_one_face": 120.4, "fps_all_scenes": 40.2, "recall_ge48": 0.955, "recall_30_48": 0.8123,
+            "false_positives_per_frame": 0.0125, "label_accuracy_found": 0.66, "label_accuracy_dataset_crops": 0.67,
+            "faces_ge48": 900, "faces_30_48": 300, "face_free_frames": 70}
+    realtime = {"device": "a test CPU", "rounds": 2, "frames_per_clip": 60, "scenes": ["640x480 with 1 face(s)"],
+                "loops": {"tracking": loop, "tracking_off": {**loop, "fps_one_face": 30.0},
+                          "original": {**loop, "fps_one_face": 9.0}}}
+    text = results.render_results(fake_metrics(), realtime)
     assert "| this study, one view | 69.00 % | 70.00 % | 69.50 % | 68.00 % |  |" in text
     assert ("| this study, test-time views `flip` (the default call) | 70.12 % | 71.23 % | 70.67 % | 69.00 % | 0.661 |"
             in text)
-    assert "(the original: 78 % train)" in text and "on a test CPU, 640x480" in text
+    assert "(the original: 78 % train)" in text and "on a test CPU, 2 alternating rounds" in text
     assert "| 65.56 % | | 0.631 |" in text and "| 68.30 % | | 0.663 |" in text
     assert "| happy | 0.500 | 0.600 | 0.550 | 10 | 0.869 | -0.319 |" in text
-    assert "120 FPS with one face" in text and "95.50 % of 7,178" in text
-    assert "3.2 ms per face at batch 1 in PyTorch, 1.0 ms through onnxruntime" in text
+    assert "| | ours, tracking | ours, tracking off | original loop |" in text
+    assert "| FPS, 640x480, one moving face | 120 | 30 | 9 |" in text
+    assert "| recall, faces 30–48 px | 81.2 % | 81.2 % | 81.2 % |" in text and "900 faces of 48 px and more" in text
     assert "in 50 minutes" in text
 
 
