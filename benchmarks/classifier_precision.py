@@ -22,6 +22,7 @@ from fer_utils.augment import batched_logits
 from fer_utils.classifier import OnnxClassifier, SingleView, fast_classifier, load_classifier, softmax, to_faces
 from fer_utils.data import load_arrays
 from fer_utils.device import cpu_has_bf16
+from fer_utils.paths import MODELS_DIR
 from fer_utils.provenance import cpu_description
 
 
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--checkpoint")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=200, help="timed calls per variant and round")
+    parser.add_argument("--write", action="store_true", help="store the JSON in models/classifier-precision.json")
     args = parser.parse_args()
 
     classifier = load_classifier(args.checkpoint, "cpu")
@@ -76,9 +78,12 @@ def main() -> None:
     for name in variants:
         print(f"{name:<20}{min(latency[name]):>12.2f}{min(latency[base]) / min(latency[name]):>9.2f}x"
               f"{accuracy[name]:>10.2%}{100 * (accuracy[name] - accuracy[base]):>+8.2f}p")
-    print(json.dumps({"benchmark": "classifier_precision", "device": cpu_description(), "rounds": args.rounds,
-                      "ms_per_face": {n: round(min(v), 3) for n, v in latency.items()},
-                      "test_accuracy": {n: round(a, 4) for n, a in accuracy.items()}}))
+    summary = {"benchmark": "classifier_precision", "device": cpu_description(), "rounds": args.rounds,
+               "ms_per_face": {n: round(min(v), 3) for n, v in latency.items()},
+               "test_accuracy": {n: round(a, 4) for n, a in accuracy.items()}}
+    if args.write:
+        (MODELS_DIR / "classifier-precision.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

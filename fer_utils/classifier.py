@@ -157,8 +157,8 @@ def fast_classifier(classifier: FERClassifier, cache_dir: Path | str | None = No
     checkpoint hash, checked against PyTorch), else the PyTorch classifier asked for one view, when onnxruntime is
     missing or the model runs on a GPU.
 
-    ``precision`` "int8" (the default) quantises the twin, calibrated on 512 FER2013 training faces: on this project's
-    CPU it is 3.8x faster at batch 1 for 0.07 points of test accuracy (benchmarks/classifier_precision.py). Where
+    ``precision`` "int8" (the default) quantises the twin, calibrated on 512 FER2013 training faces: several times
+    faster at batch 1 for a hundredth of a point of test accuracy (benchmarks/classifier_precision.py). Where
     FER2013 is not at hand to calibrate on, or the int8 labels agree with fp32 on fewer than 97 % of held-out training
     faces, the fp32 twin is used, and a line says why."""
     if precision not in PRECISIONS:

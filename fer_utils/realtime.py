@@ -319,7 +319,10 @@ class FaceTracker:
             return None
         scores = cv2.matchTemplate(window, track.patch, cv2.TM_CCOEFF_NORMED)
         _, best, _, (mx, my) = cv2.minMaxLoc(scores)
-        return (int(round(x0 + mx / sx)), int(round(y0 + my / sy)), w, h) if best >= self.min_match else None
+        found = window[my:my + self.PATCH, mx:mx + self.PATCH]
+        if best < self.min_match or found.std() < 0.5 * track.patch.std():  # a smooth wall matches any shading
+            return None
+        return int(round(x0 + mx / sx)), int(round(y0 + my / sy)), w, h
 
     def _drop_duplicates(self) -> None:
         """Two tracks that ended on the same face: the newer one goes."""

@@ -20,6 +20,7 @@ from .provenance import file_sha256
 
 METRICS = MODELS_DIR / "fer2013-resnet18.metrics.json"
 REALTIME = MODELS_DIR / "realtime-benchmark.json"
+PRECISION = MODELS_DIR / "classifier-precision.json"
 CONFUSION_FIGURE = MODELS_DIR / "fer2013-resnet18-confusion.png"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -68,7 +69,7 @@ def _accuracy_row(label: str, acc: dict, macro_f1: str) -> str:
             f"{_pct(acc['leak_free'])} | {macro_f1} |")
 
 
-def render_results(metrics: dict, realtime: dict | None = None) -> str:
+def render_results(metrics: dict, realtime: dict | None = None, precision: dict | None = None) -> str:
     """The README's results section, from the shipped model's metrics (and the realtime benchmark's JSON)."""
     acc, prov, original = metrics["accuracy"], metrics["provenance"], metrics["original"]
     peer = metrics["peer_fer_package"]
@@ -106,6 +107,14 @@ def render_results(metrics: dict, realtime: dict | None = None) -> str:
     lines += ["", f"![confusion matrix]({CONFUSION_FIGURE.relative_to(ROOT)})"]
     if realtime:
         lines += ["", *render_realtime(realtime)]
+    if precision:
+        ms, accuracy = precision["ms_per_face"], precision["test_accuracy"]
+        fp32, int8 = "onnxruntime fp32", "onnxruntime int8"
+        lines += ["", f"The realtime classifier (`benchmarks/classifier_precision.py` on {precision['device']}, "
+                  f"batch 1): int8 onnxruntime {ms[int8]:.2f} ms per face against {ms[fp32]:.2f} ms in fp32 "
+                  f"({ms[fp32] / ms[int8]:.1f}x), test accuracy {_pct(accuracy[int8])} against "
+                  f"{_pct(accuracy[fp32])}; "
+                  + ", ".join(f"{name} {ms[name]:.1f} ms" for name in ms if name.startswith("pytorch")) + "."]
     return "\n".join(lines)
 
 
@@ -215,7 +224,8 @@ def render() -> None:
 
     metrics = json.loads(METRICS.read_text())
     realtime = json.loads(REALTIME.read_text()) if REALTIME.exists() else None
-    update_readme(render_results(metrics, realtime))
+    precision = json.loads(PRECISION.read_text()) if PRECISION.exists() else None
+    update_readme(render_results(metrics, realtime, precision))
     (MODELS_DIR / "README.md").write_text(render_card(metrics, load_checkpoint(SHIPPED_CHECKPOINT)))
     confusion_matrices(np.array(metrics["confusion_matrix"]), path=CONFUSION_FIGURE)
 

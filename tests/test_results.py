@@ -19,7 +19,9 @@ def readme_section() -> str:
 def test_readme_results_agree_with_the_shipped_metrics():
     metrics = json.loads(results.METRICS.read_text())
     realtime = json.loads(results.REALTIME.read_text()) if results.REALTIME.exists() else None
-    assert readme_section() == results.render_results(metrics, realtime), "run: python -m fer_utils.results render"
+    precision = json.loads(results.PRECISION.read_text()) if results.PRECISION.exists() else None
+    assert readme_section() == results.render_results(metrics, realtime, precision), (
+        "run: python -m fer_utils.results render")
     assert metrics["provenance"]["checkpoint_sha256"] == file_sha256(results.SHIPPED_CHECKPOINT)
     assert results.SHIPPED_CHECKPOINT.stat().st_size <= 25e6
 
@@ -44,7 +46,10 @@ def test_results_table_is_built_from_the_numbers():
     realtime = {"device": "a test CPU", "rounds": 2, "frames_per_clip": 60, "scenes": ["640x480 with 1 face(s)"],
                 "loops": {"tracking": loop, "tracking_off": {**loop, "fps_one_face": 30.0},
                           "original": {**loop, "fps_one_face": 9.0}}}
-    text = results.render_results(fake_metrics(), realtime)
+    precision = {"device": "a test CPU", "ms_per_face": {"onnxruntime fp32": 4.0, "onnxruntime int8": 1.0,
+                                                        "pytorch fp32": 16.0},
+                 "test_accuracy": {"onnxruntime fp32": 0.6715, "onnxruntime int8": 0.6714, "pytorch fp32": 0.6715}}
+    text = results.render_results(fake_metrics(), realtime, precision)
     assert "| this study, one view | 69.00 % | 70.00 % | 69.50 % | 68.00 % |  |" in text
     assert ("| this study, test-time views `flip` (the default call) | 70.12 % | 71.23 % | 70.67 % | 69.00 % | 0.661 |"
             in text)
@@ -53,6 +58,7 @@ def test_results_table_is_built_from_the_numbers():
     assert "| happy | 0.500 | 0.600 | 0.550 | 10 | 0.869 | -0.319 |" in text
     assert "| | ours, tracking | ours, tracking off | original loop |" in text
     assert "| FPS, 640x480, one moving face | 120 | 30 | 9 |" in text
+    assert "int8 onnxruntime 1.00 ms per face against 4.00 ms in fp32 (4.0x), test accuracy 67.14 %" in text
     assert "| recall, faces 30–48 px | 81.2 % | 81.2 % | 81.2 % |" in text and "900 faces of 48 px and more" in text
     assert "in 50 minutes" in text
 
