@@ -63,7 +63,7 @@ class BrowserCamera(anywidget.AnyWidget):
     def analyse(self, jpeg: bytes) -> dict:
         """Boxes, labels and probabilities for one JPEG frame, as the page draws them."""
         started = time.perf_counter()
-        frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)  # the recogniser works in gray
         if frame is None:
             return {"faces": [], "kernel_ms": 0.0, "error": "the frame is not a JPEG image"}
         faces = [{"box": [int(v) for v in face.box], "label": face.label, "confidence": face.confidence,
