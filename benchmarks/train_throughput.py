@@ -23,7 +23,6 @@ from fer_utils.models import build_model, model_config
 from fer_utils.train import (
     fast_batches,
     make_optimizer,
-    make_schedule,
     torchvision_loader,
     train_step,
     use_bf16,
@@ -41,7 +40,6 @@ def images_per_second(config: dict, model_cfg: dict, device: torch.device, batch
         model = model.to(memory_format=torch.channels_last)
     model.train()
     optimizer = make_optimizer(model, config)
-    schedule = make_schedule(optimizer, replace(config, schedule="none"), 1)
     generator = torch.Generator(device=device).manual_seed(0)
     seen, started = 0, None
     for step, (x, y) in enumerate(batches):
@@ -49,7 +47,7 @@ def images_per_second(config: dict, model_cfg: dict, device: torch.device, batch
             if device.type == "cuda":
                 torch.cuda.synchronize()
             started = time.perf_counter()
-        train_step(model, optimizer, schedule, x.to(device), y.to(device), config, bf16, channels_last, generator)
+        train_step(model, optimizer, x.to(device), y.to(device), config, bf16, channels_last, generator)
         if started is not None:
             seen += len(y)
             if seen >= images:

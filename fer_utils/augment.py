@@ -43,12 +43,14 @@ def preprocess(faces: torch.Tensor, model_cfg: dict) -> torch.Tensor:
 
 
 def augment(faces: torch.Tensor, model_cfg: dict, generator: torch.Generator | None = None, flip: float = 0.5,
-            rotation: float = 10.0, translate: float = 0.1, scale: float = 0.0, erasing: float = 0.0) -> torch.Tensor:
+            rotation: float = 10.0, translate: float = 0.1, scale: float = 0.0, erasing: float = 0.0,
+            size: int | None = None) -> torch.Tensor:
     """Training view of a uint8 batch: random flip (probability), rotation (degrees), translation (fraction of the
     side, like a random crop with padding), zoom (+-fraction), a random crop of the model's input size when
-    ``model_cfg["crop"]``, random erasing (probability), then normalisation."""
-    n, device, size = faces.shape[0], faces.device, model_cfg["input_size"]
-    window = size / faces.shape[-1] if model_cfg.get("crop") else 1.0  # the crop's share of the face
+    ``model_cfg["crop"]``, random erasing (probability), then normalisation. ``size``: the side of the output when
+    it differs from the model's input size (progressive resizing)."""
+    n, device, size = faces.shape[0], faces.device, size or model_cfg["input_size"]
+    window = model_cfg["input_size"] / faces.shape[-1] if model_cfg.get("crop") else 1.0  # the crop's share of the face
 
     def uniform(low, high):
         return torch.rand(n, generator=generator, device=device) * (high - low) + low

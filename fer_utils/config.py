@@ -33,10 +33,14 @@ class TrainConfig:
     stem: Literal["imagenet", "fer", "fer-nopool"] = "fer"
     in_channels: Literal[1, 3] = 1
     input_size: int = 48  # side of the model's input
+    small_input: int = 0  # side of the input early in training (progressive resizing: cheaper steps); 0 turns it off
+    small_share: float = 0.5  # share of training, by the schedule's progress, at small_input
     crop: bool = False  # train on random input_size crops of the 48x48 faces and evaluate on crops, not resizes
     weights: Literal["none", "imagenet"] = "none"
     on_missing_weights: Literal["random", "fail"] = "random"
-    epochs: int = 30
+    epochs: int = 30  # with a time budget (minutes), the most epochs it may take
+    minutes: float = 0.0  # time budget of training; the schedule follows the time spent and training stops when it is
+    # spent (what a CPU buys in a fixed time, whatever its speed that day); 0 means a fixed number of epochs
     batch_size: int = 128
     optimizer: Literal["sgd", "adam"] = "sgd"  # sgd is Nesterov SGD
     lr: float = 0.1
@@ -63,13 +67,20 @@ class TrainConfig:
         for field in fields(self):
             check_value(field.name, getattr(self, field.name), field.type)
         positive = ("epochs", "batch_size", "input_size", "lr")
-        unit = ("val_fraction", "flip", "erasing", "label_smoothing", "ema")
+        if self.minutes < 0:
+            raise ConfigError(f"minutes must be 0 (no time budget) or positive, got {self.minutes!r}")
+        unit = ("val_fraction", "flip", "erasing", "label_smoothing", "ema", "small_share")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
         for name in unit:
             if not 0 <= getattr(self, name) < 1 or (name == "flip" and getattr(self, name) > 1):
                 raise ConfigError(f"{name} must lie in [0, 1), got {getattr(self, name)!r}")
+        if self.small_input and not 8 <= self.small_input < self.input_size:
+            raise ConfigError(f"small_input must be 0 (off) or from 8 up to below input_size {self.input_size}, "
+                              f"got {self.small_input}")
+        if self.small_input and self.pipeline == "torchvision":
+            raise ConfigError("small_input (progressive resizing) needs pipeline=fast")
         if self.crop and self.input_size >= 48:
             raise ConfigError(f"crop=true needs input_size below the faces' 48 pixels, got {self.input_size}")
 

@@ -8,6 +8,7 @@ atomic per-epoch checkpoints and resume.
 import argparse
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -16,8 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 import yaml
+from sklearn.metrics import f1_score, recall_score
+from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
@@ -93,20 +97,33 @@ def prepare_data(config: TrainConfig, device: torch.device, arrays: FERArrays | 
 
 
 def fast_batches(images: torch.Tensor, labels: torch.Tensor, config: TrainConfig, model_cfg: dict,
-                 generator: torch.Generator, sample_weights: torch.Tensor | None):
-    """Shuffled, augmented batches from uint8 tensors already on the device; the last partial batch is dropped."""
+                 generator: torch.Generator, sample_weights: torch.Tensor | None, clock: "Clock | None" = None,
+                 ranks: "Ranks | None" = None):
+    """Shuffled, augmented batches from uint8 tensors already on the device; the last partial batch is dropped.
+    Each batch has the side that ``input_side`` gives at the clock's progress. Under several processes every
+    process draws the same order (``ranks.order``) and takes its own share of each global batch, which it augments
+    with its own ``generator``."""
     n = len(labels)
+    shuffle = ranks.order if ranks and ranks.world > 1 else generator
     if sample_weights is not None:
-        order = torch.multinomial(sample_weights, n, replacement=True, generator=generator)
+        order = torch.multinomial(sample_weights, n, replacement=True, generator=shuffle)
     else:
-        order = torch.randperm(n, generator=generator, device=generator.device)
+        order = torch.randperm(n, generator=shuffle, device=shuffle.device)
     order = order.to(images.device)
     size = config.batch_size
     for start in range(0, n - size + 1 if n >= size else 1, size):
         index = order[start:start + size]
+        if ranks and ranks.world > 1:
+            index = index[ranks.rank::ranks.world]
         x = augment(images[index], model_cfg, generator, config.flip, config.rotation, config.translate,
-                    config.scale, config.erasing)
+                    config.scale, config.erasing, input_side(config, clock.progress if clock else 1.0))
         yield x, labels[index]
+
+
+def input_side(config: TrainConfig, progress: float) -> int:
+    """The side of the training input at ``progress`` (0 to 1): ``small_input`` for the first ``small_share`` of
+    training when it is set (progressive resizing), else ``input_size``."""
+    return config.small_input if config.small_input and progress < config.small_share else config.input_size
 
 
 def torchvision_loader(config: TrainConfig, model_cfg: dict, train_names: np.ndarray, seed: int):
@@ -168,16 +185,57 @@ def make_optimizer(model, config: TrainConfig):
                            weight_decay=config.weight_decay)
 
 
-def make_schedule(optimizer, config: TrainConfig, steps_per_epoch: int):
-    total = config.epochs * steps_per_epoch
-    if config.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total, pct_start=0.25)
-    if config.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+def lr_share(schedule: str, progress: float) -> float:
+    """The learning rate's share of its peak ``progress`` (0 to 1) of the way through training: one-cycle as
+    ``OneCycleLR`` shapes it (cosine warm-up from 1/25 over the first quarter, cosine annealing to 1/250,000), cosine
+    annealing to 0, or constant."""
+    progress = min(max(progress, 0.0), 1.0)
+    if schedule == "cosine":
+        return (1 + math.cos(math.pi * progress)) / 2
+    if schedule != "onecycle":
+        return 1.0
+    start, end, warm_up = 1 / 25, 1 / 25 / 1e4, 0.25
+    if progress < warm_up:
+        return start + (1 - start) * (1 - math.cos(math.pi * progress / warm_up)) / 2
+    return end + (1 - end) * (1 + math.cos(math.pi * (progress - warm_up) / (1 - warm_up))) / 2
 
 
-def build(config: TrainConfig, device: torch.device, channels_last: bool, steps_per_epoch: int):
+class Clock:
+    """Training time, carried over a resume, and how far through its budget a run is: the larger of the share of
+    the time budget spent and the share of the most steps it may take (``minutes`` 0: steps only). Under several
+    processes ``agree`` makes them all use the furthest progress, so that they change learning rate and input size
+    and stop at the same step."""
+
+    def __init__(self, config: TrainConfig, steps_per_epoch: int, agree=None):
+        self.budget_s, self.max_steps, self.agree = config.minutes * 60, config.epochs * steps_per_epoch, agree
+        self.spent_before, self.started, self.steps, self.progress = 0.0, time.perf_counter(), 0, 0.0
+
+    def start(self, spent_before: float, steps: int) -> None:
+        self.spent_before, self.steps, self.started = spent_before, steps, time.perf_counter()
+        self.update()
+
+    def spent(self) -> float:
+        return self.spent_before + time.perf_counter() - self.started
+
+    def update(self) -> None:
+        progress = max(self.spent() / self.budget_s if self.budget_s else 0.0, self.steps / self.max_steps)
+        self.progress = self.agree(progress) if self.agree else progress
+
+    def tick(self) -> None:
+        """One optimisation step done."""
+        self.steps += 1
+        self.update()
+
+    def done(self) -> bool:
+        return self.progress >= 1.0
+
+
+def make_schedule(optimizer, config: TrainConfig, clock: Clock):
+    """A per-step schedule of the learning rate that follows ``clock``: by steps, or by time under a time budget."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: lr_share(config.schedule, clock.progress))
+
+
+def build(config: TrainConfig, device: torch.device, channels_last: bool, clock: Clock):
     """The model, its optimiser and schedule, the weight average (None without ``ema``) and how it was initialised."""
     model, init = build_model(config.stem, config.in_channels, None if config.weights == "none" else config.weights,
                               config.on_missing_weights)
@@ -185,7 +243,7 @@ def build(config: TrainConfig, device: torch.device, channels_last: bool, steps_
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config)
-    schedule = make_schedule(optimizer, config, steps_per_epoch)
+    schedule = make_schedule(optimizer, config, clock)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True) if config.ema else None
     return model, optimizer, schedule, ema, init
 
@@ -193,7 +251,7 @@ def build(config: TrainConfig, device: torch.device, channels_last: bool, steps_
 # --------------------------------------------------------------------------- one epoch, validation
 
 
-def train_step(model, optimizer, schedule, x, y, config: TrainConfig, bf16: bool, channels_last: bool,
+def train_step(model, optimizer, x, y, config: TrainConfig, bf16: bool, channels_last: bool,
                generator: torch.Generator, loss_weights: torch.Tensor | None = None) -> tuple[float, int]:
     """One optimisation step on a prepared batch; returns its loss and the number of correct predictions."""
     if channels_last:
@@ -209,41 +267,51 @@ def train_step(model, optimizer, schedule, x, y, config: TrainConfig, bf16: bool
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    schedule.step()
     return loss.item(), int((logits.argmax(1) == y_a).sum())
 
 
-def train_one_epoch(model, optimizer, schedule, ema, batches, steps: int, config: TrainConfig, bf16: bool,
-                    channels_last: bool, generator: torch.Generator, loss_weights, description: str,
-                    progress: bool) -> tuple[float, float]:
-    """One pass over the batches; returns the mean training loss and accuracy (on augmented batches)."""
+def train_one_epoch(model, optimizer, schedule, ema, batches, clock: Clock, steps: int, config: TrainConfig,
+                    bf16: bool, channels_last: bool, generator: torch.Generator, loss_weights, ranks: "Ranks",
+                    description: str, progress: bool) -> tuple[float, float]:
+    """One pass over the batches, or less where the clock runs out; returns the mean training loss and accuracy (on
+    augmented batches, over all processes)."""
     model.train()
     seen, loss_sum, correct = 0, 0.0, 0
     for x, y in tqdm(batches, desc=description, total=steps, leave=False, disable=not progress):
-        loss, hits = train_step(model, optimizer, schedule, x, y, config, bf16, channels_last, generator, loss_weights)
+        loss, hits = train_step(model, optimizer, x, y, config, bf16, channels_last, generator, loss_weights)
+        clock.tick()
+        schedule.step()
         if ema is not None:
             ema.update_parameters(model)
         seen += len(y)
         loss_sum += loss * len(y)
         correct += hits
+        if clock.done():
+            break
+    if ranks.world > 1:
+        loss_sum, correct, seen = ranks.total([loss_sum, correct, seen])
     return loss_sum / max(seen, 1), correct / max(seen, 1)
 
 
 @torch.no_grad()
 def validate(model, images: torch.Tensor, labels: torch.Tensor, model_cfg: dict, bf16: bool, channels_last: bool,
-             tta: str = "none") -> tuple[float, float]:
-    """Mean cross-entropy and accuracy on uint8 images, with the evaluation preprocessing."""
+             tta: str = "none") -> dict:
+    """Mean cross-entropy, accuracy, macro F1 and per-class recall on uint8 images, with the evaluation
+    preprocessing."""
     model.eval()
     logits = batched_logits(model, images, model_cfg, tta, bf16=bf16, channels_last=channels_last)
     if not len(labels):
-        return 0.0, 0.0
-    return F.cross_entropy(logits, labels).item(), (logits.argmax(1) == labels).float().mean().item()
+        return {"loss": 0.0, "acc": 0.0, "macro_f1": 0.0, "recall": [0.0] * len(EMOTIONS)}
+    truth, predicted, classes = labels.cpu().numpy(), logits.argmax(1).cpu().numpy(), range(len(EMOTIONS))
+    return {"loss": F.cross_entropy(logits, labels).item(), "acc": float((predicted == truth).mean()),
+            "macro_f1": float(f1_score(truth, predicted, labels=classes, average="macro", zero_division=0)),
+            "recall": recall_score(truth, predicted, labels=classes, average=None, zero_division=0).round(4).tolist()}
 
 
 def choose_tta(model, data: TrainingData, bf16: bool, channels_last: bool) -> tuple[str, dict]:
     """The test-time views with the best validation accuracy (ties go to fewer views), and each mode's accuracy."""
-    accuracy = {mode: validate(model, data.val_images, data.val_labels, data.model_cfg, bf16, channels_last, mode)[1]
-                for mode in TTA_MODES}
+    val = (data.val_images, data.val_labels, data.model_cfg, bf16, channels_last)
+    accuracy = {mode: validate(model, *val, mode)["acc"] for mode in TTA_MODES}
     return best_views(accuracy), accuracy
 
 
@@ -277,14 +345,21 @@ def save_checkpoints(run_dir: Path, common: dict, weights: dict, resume: dict, i
     (run_dir / "history.json").write_text(json.dumps(common["history"], indent=1))
 
 
-def restore(state: dict, model, optimizer, schedule, ema, generator: torch.Generator) -> tuple[list, float, int, float]:
+def restore(state: dict, model, optimizer, schedule, ema, generator: torch.Generator,
+            ranks: "Ranks") -> tuple[list, float, int, float]:
     """Load a run's last.pt into the training objects; returns its history, best accuracy, epoch and wall time."""
+    trained_by = state["info"].get("world_size", 1)
+    if trained_by != ranks.world:
+        raise ConfigError(f"this run was trained by {trained_by} processes and resumes only with as many "
+                          f"(torchrun --nproc_per_node {trained_by}); or move its folder away to start again")
     model.load_state_dict(state["train_state_dict"])
     optimizer.load_state_dict(state["optimizer"])
     schedule.load_state_dict(state["scheduler"])
     if ema is not None:
         ema.load_state_dict(state["ema"])
-    generator.set_state(state["generator"])
+    generator.set_state(state["generators"][ranks.rank])
+    if ranks.order is not None:
+        ranks.order.set_state(state["order_generator"])
     torch.set_rng_state(state["torch_rng"])
     return state["history"], state["best_val_acc"], state["epoch"], state["wall_s"]
 
@@ -306,77 +381,168 @@ def finish(run_dir: Path, config: TrainConfig, evaluated, data: TrainingData, bf
     return last
 
 
+@dataclass
+class Ranks:
+    """The processes that train together (torchrun sets RANK, LOCAL_RANK and WORLD_SIZE); one process is rank 0 of
+    1. Rank 0 alone validates, writes and prints."""
+
+    rank: int = 0
+    local_rank: int = 0
+    world: int = 1
+    device: torch.device | None = None  # where collective operations put their tensors
+    order: torch.Generator | None = None  # the shuffling stream that all processes share
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def furthest(self, value: float) -> float:
+        """The largest ``value`` over all processes."""
+        tensor = torch.tensor([value], dtype=torch.float64, device=self.device)
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        return float(tensor)
+
+    def total(self, values: list[float]) -> list[float]:
+        tensor = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(tensor)
+        return tensor.tolist()
+
+    def gather(self, value) -> list:
+        out = [None] * self.world
+        dist.all_gather_object(out, value)
+        return out
+
+
+def join_processes(config: TrainConfig, device: torch.device) -> tuple[Ranks, torch.device]:
+    """Join the torchrun process group when there is one (gloo on the CPU, NCCL on CUDA); each process trains on
+    its own device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Ranks(), device
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"several processes train on CUDA or the CPU, not on {device.type}")
+    if config.pipeline != "fast":
+        raise ConfigError("several processes need pipeline=fast (each process augments its own share on its device)")
+    if config.batch_size % world:
+        raise ConfigError(f"batch_size {config.batch_size} is the global batch and must divide among {world} "
+                          f"processes")
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if device.type == "cuda":
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    order = torch.Generator(device=device).manual_seed(config.seed)
+    return Ranks(rank, local_rank, world, device, order), device
+
+
 def train(profile: str | None = None, overrides: dict | None = None, runs_dir: Path | str = RUNS_DIR,
-          arrays: FERArrays | None = None, progress: bool = True) -> dict:
-    """Train (or resume, or return the finished run of the same configuration). Returns the run's summary."""
+          arrays: FERArrays | None = None, progress: bool = True, on_epoch=None) -> dict:
+    """Train (or resume, or return the finished run of the same configuration). Returns the run's summary.
+    ``on_epoch(entry)`` is called with each epoch's history entry after its checkpoint is saved (a sweep's pruner
+    stops a run by raising there). Under torchrun every process calls this; see ``Ranks``."""
     config = training_config(profile, overrides)
-    run_dir = run_dir_for(config, Path(runs_dir))
+    ranks, device = join_processes(config, pick_device(config.device, verbose=os.environ.get("RANK", "0") == "0"))
+    try:
+        return train_processes(config, ranks, device, Path(runs_dir), arrays, progress, on_epoch)
+    finally:
+        if ranks.world > 1:
+            dist.destroy_process_group()
+
+
+def train_processes(config: TrainConfig, ranks: Ranks, device: torch.device, runs_dir: Path, arrays, progress: bool,
+                    on_epoch) -> dict:
+    say = print if ranks.main else (lambda *args, **kwargs: None)
+    run_dir = run_dir_for(config, runs_dir) if ranks.main else runs_dir / config.profile
+    if ranks.world > 1:
+        dist.barrier()  # rank 0 has moved an earlier, different run aside
     state = load_checkpoint(run_dir / "last.pt") if (run_dir / "last.pt").exists() else None
     if state and state.get("finished"):
-        print(f"{run_dir}: already trained ({state['epoch']} epochs); delete it to train again")
+        say(f"{run_dir}: already trained ({state['epoch']} epochs); delete it to train again")
         return summarise(state, run_dir)
 
     torch.manual_seed(config.seed)
-    device = pick_device(config.device)
     bf16, channels_last = use_bf16(config, device), use_channels_last(config, device)
-    print(f"profile {config.profile}: bf16 {'on' if bf16 else 'off'}, channels_last {'on' if channels_last else 'off'}"
-          f", {config.pipeline} input pipeline")
+    say(f"profile {config.profile}: bf16 {'on' if bf16 else 'off'}, channels_last {'on' if channels_last else 'off'}"
+        f", {config.pipeline} input pipeline" + (f", {ranks.world} processes" if ranks.world > 1 else ""))
     data = prepare_data(config, device, arrays)
     if config.pipeline == "torchvision":
         loader = torchvision_loader(config, data.model_cfg, data.train_all.names[data.train_index], config.seed)
         steps_per_epoch = len(loader)
     else:
         steps_per_epoch = max(1, len(data.train_index) // config.batch_size)
-    model, optimizer, schedule, ema, init = build(config, device, channels_last, steps_per_epoch)
+    clock = Clock(config, steps_per_epoch, ranks.furthest if ranks.world > 1 else None)
+    model, optimizer, schedule, ema, init = build(config, device, channels_last, clock)
     evaluated = ema.module if ema is not None else model
-    generator = torch.Generator(device=device).manual_seed(config.seed)
+    generator = torch.Generator(device=device).manual_seed(config.seed + ranks.rank)
     weights = class_weights(data.train_all.labels[data.train_index]).to(device)
     sample_weights = weights[data.labels].float() if config.balance == "sampler" else None
     loss_weights = weights if config.balance == "loss" else None
 
     history, best_acc, start_epoch, elapsed = [], -1.0, 0, 0.0
     if state:
-        history, best_acc, start_epoch, elapsed = restore(state, model, optimizer, schedule, ema, generator)
-        print(f"resuming {run_dir} at epoch {start_epoch + 1}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.as_dict(), sort_keys=False))
-    step_model = torch.compile(model) if config.compile else model
+        history, best_acc, start_epoch, elapsed = restore(state, model, optimizer, schedule, ema, generator, ranks)
+        say(f"resuming {run_dir} at epoch {start_epoch + 1}")
+    if ranks.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config.as_dict(), sort_keys=False))
+    step_model = DistributedDataParallel(model) if ranks.world > 1 else model
+    step_model = torch.compile(step_model) if config.compile else step_model
     info = {"init": init, "bf16": bf16, "channels_last": channels_last, "train_images": len(data.train_index),
-            "val_images": len(data.val_index), "left_out": data.left_out, "steps_per_epoch": steps_per_epoch}
+            "val_images": len(data.val_index), "left_out": data.left_out, "steps_per_epoch": steps_per_epoch,
+            "world_size": ranks.world, "global_batch": config.batch_size,
+            "batch_per_process": config.batch_size // ranks.world, "lr": config.lr}
 
+    budget = f" of {config.minutes:g}" if config.minutes else ""
     epochs = tqdm(range(start_epoch, config.epochs), desc="epochs", initial=start_epoch, total=config.epochs,
-                  disable=not progress)
+                  disable=not (progress and ranks.main))
+    clock.start(elapsed, schedule.last_epoch)
     for epoch in epochs:
+        if clock.done():
+            break
         started = time.perf_counter()
         if config.pipeline == "torchvision":
             loader.generator.manual_seed(config.seed + epoch)
             batches = ((x.to(device), y.to(device)) for x, y in loader)
         else:
-            batches = fast_batches(data.images, data.labels, config, data.model_cfg, generator, sample_weights)
-        train_loss, train_acc = train_one_epoch(step_model, optimizer, schedule, ema, batches, steps_per_epoch, config,
-                                                bf16, channels_last, generator, loss_weights, f"epoch {epoch + 1}",
-                                                progress)
-        val_loss, val_acc = validate(evaluated, data.val_images, data.val_labels, data.model_cfg, bf16, channels_last)
+            batches = fast_batches(data.images, data.labels, config, data.model_cfg, generator, sample_weights, clock,
+                                   ranks)
+        train_loss, train_acc = train_one_epoch(step_model, optimizer, schedule, ema, batches, clock, steps_per_epoch,
+                                                config, bf16, channels_last, generator, loss_weights, ranks,
+                                                f"epoch {epoch + 1}", progress and ranks.main)
+        generators = ranks.gather(generator.get_state()) if ranks.world > 1 else [generator.get_state()]
+        if not ranks.main:
+            continue
+        scores = validate(evaluated, data.val_images, data.val_labels, data.model_cfg, bf16, channels_last)
+        val_loss, val_acc = scores["loss"], scores["acc"]
         without_ema = {} if ema is None else {"val_acc_without_ema": validate(
-            model, data.val_images, data.val_labels, data.model_cfg, bf16, channels_last)[1]}  # what the average adds
-        seconds = time.perf_counter() - started
-        elapsed += seconds
+            model, data.val_images, data.val_labels, data.model_cfg, bf16, channels_last)["acc"]}  # the average's gain
+        seconds, elapsed = time.perf_counter() - started, clock.spent()
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
-                        "val_acc": val_acc, **without_ema, "lr": optimizer.param_groups[0]["lr"], "seconds": seconds})
-        epochs.set_postfix(val_acc=f"{val_acc:.3f}", train_acc=f"{train_acc:.3f}")
-        print(f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.3f} acc {train_acc:.3f} | "
-              f"val loss {val_loss:.3f} acc {val_acc:.3f} | {seconds:.0f} s", flush=True)
+                        "val_acc": val_acc, "val_macro_f1": scores["macro_f1"], "val_recall": scores["recall"],
+                        **without_ema, "lr": optimizer.param_groups[0]["lr"], "seconds": seconds})
+        epochs.set_postfix(val_acc=f"{val_acc:.3f}", train_acc=f"{train_acc:.3f}", minutes=f"{elapsed / 60:.1f}")
+        say(f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.3f} acc {train_acc:.3f} | "
+            f"val loss {val_loss:.3f} acc {val_acc:.3f} | {seconds:.0f} s, {elapsed / 60:.1f}{budget} min in all",
+            flush=True)
         improved = val_acc > best_acc
         best_acc = max(best_acc, val_acc)
         common = {"format": "fer-study/1", "model": data.model_cfg, "classes": list(EMOTIONS), "history": history,
                   "config": config.as_dict(), "info": info, "epoch": epoch + 1,
                   "provenance": {**provenance(device, data.train_all.data_hash, config), "wall_s": elapsed}}
         resume = {"train_state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
-                  "scheduler": schedule.state_dict(), "generator": generator.get_state(),
+                  "scheduler": schedule.state_dict(), "generators": generators,
+                  **({"order_generator": ranks.order.get_state()} if ranks.order is not None else {}),
                   "torch_rng": torch.get_rng_state(), "best_val_acc": best_acc, "wall_s": elapsed,
                   **({"ema": ema.state_dict()} if ema is not None else {})}
         save_checkpoints(run_dir, common, evaluated.state_dict(), resume, improved)
-    return summarise(finish(run_dir, config, evaluated, data, bf16, channels_last, elapsed), run_dir)
+        if on_epoch is not None:
+            on_epoch(history[-1])
+    if ranks.main:
+        finished = finish(run_dir, config, evaluated, data, bf16, channels_last, clock.spent())
+    if ranks.world > 1:
+        dist.barrier()  # the others wait for rank 0's finished checkpoint
+    return summarise(finished if ranks.main else load_checkpoint(run_dir / "last.pt"), run_dir)
 
 
 def provenance(device: torch.device, data_hash: str, config: TrainConfig) -> dict:

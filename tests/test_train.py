@@ -348,3 +348,28 @@ def test_the_gpu_profiles_command_trains_evaluates_and_records_the_fallback(offl
         assert profile["training_wall_s"] > 0 and profile["tta"] in augment.TTA_MODES
     assert report["profiles"]["original"]["init"] == "random (imagenet weights unavailable)"
     assert report["profiles"]["full"]["init"] == "random"
+
+
+def test_the_schedule_has_one_cycle_shape():
+    """lr_share follows torch's OneCycleLR (without its momentum cycling), whatever measures the progress."""
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    total = 400
+    reference = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=total, pct_start=0.25,
+                                                    cycle_momentum=False)
+    for step in range(total):
+        expected = optimizer.param_groups[0]["lr"]
+        assert train.lr_share("onecycle", step / (total - 1)) * 0.1 == pytest.approx(expected, rel=0.02, abs=1e-6)
+        optimizer.step()
+        reference.step() if step < total - 1 else None
+    assert train.lr_share("cosine", 0.0) == 1.0 and train.lr_share("cosine", 1.0) == pytest.approx(0.0)
+    assert train.lr_share("none", 0.7) == 1.0
+
+
+def test_a_time_budget_ends_training_with_the_learning_rate_annealed(tiny_data, tmp_path):
+    budget_s = 4.0
+    result = train.train("smoke", {**TINY, "epochs": 1000, "minutes": budget_s / 60, "data_dir": str(tiny_data)},
+                         tmp_path, progress=False)
+    history = result["history"]
+    assert 1 < len(history) < 1000  # the budget, not the epoch cap, ended it
+    assert history[-1]["lr"] < 0.01 * max(h["lr"] for h in history)
+    assert budget_s <= result["wall_s"] < budget_s + 10

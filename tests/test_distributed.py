@@ -1,0 +1,128 @@
+"""DistributedDataParallel training under torchrun, two CPU processes with gloo, on tiny data."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY
+
+from fer_utils.checkpoint import load_checkpoint
+from fer_utils.classifier import load_classifier
+
+pytestmark = pytest.mark.slow
+
+# Runs fer_utils.train and records, through Python's audit hooks, every file this process opened for writing.
+RECORD_WRITES = """
+import json, os, sys
+
+written = set()
+
+def audit(event, args):
+    if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        mode, flags = args[1], args[2]
+        if (mode and any(c in mode for c in "wax+")) or (mode is None and flags & (os.O_WRONLY | os.O_RDWR)):
+            written.add(os.path.abspath(os.fsdecode(args[0])))
+    elif event in ("os.rename", "os.replace"):
+        written.add(os.path.abspath(os.fsdecode(args[1])))
+
+sys.addaudithook(audit)
+from fer_utils.train import main
+
+try:
+    main(sys.argv[1:])
+finally:
+    record = sorted(written)
+    with open(os.path.join(os.environ["WRITES_DIR"], f"rank{os.environ['RANK']}.json"), "w") as out:
+        json.dump(record, out)
+"""
+
+
+def options(tiny_data, **changes) -> list[str]:
+    values = {**TINY, "epochs": 4, "data_dir": str(tiny_data), **changes}
+    return [f"{key}={json.dumps(value) if not isinstance(value, str) else value}" for key, value in values.items()]
+
+
+def torchrun(tmp_path: Path, runs: Path, opts: list[str], processes: int = 2, **popen) -> subprocess.Popen:
+    script = tmp_path / "record_writes.py"
+    script.write_text(RECORD_WRITES)
+    writes = tmp_path / f"writes-{runs.name}"
+    writes.mkdir(exist_ok=True)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
+               str(script), "--profile", "smoke", "--no-progress", "--runs-dir", str(runs), "--set", *opts]
+    env = {**os.environ, "WRITES_DIR": str(writes), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+
+
+def finish(process: subprocess.Popen) -> str:
+    out, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, out
+    return out
+
+
+def test_two_processes_train_and_only_rank_0_writes(tiny_data, tmp_path):
+    runs = tmp_path / "runs"
+    out = finish(torchrun(tmp_path, runs, options(tiny_data)))
+    last = load_checkpoint(runs / "smoke" / "last.pt")
+    history = last["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4] and last["finished"]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert last["info"]["world_size"] == 2 and last["info"]["global_batch"] == 16
+    assert last["info"]["batch_per_process"] == 8 and last["info"]["lr"] == 0.003
+    assert len(last["generators"]) == 2  # each process augments its share with its own stream
+    assert out.count("epoch 2/4:") == 1  # one process logs
+
+    written = {rank: [Path(p) for p in json.loads((tmp_path / "writes-runs" / f"rank{rank}.json").read_text())]
+               for rank in (0, 1)}
+    in_runs = {rank: {p.relative_to(runs).as_posix() for p in paths if p.is_relative_to(runs)}
+               for rank, paths in written.items()}
+    assert {"smoke/last.pt", "smoke/best.pt", "smoke/history.json", "smoke/config.yaml"} <= in_runs[0]
+    assert in_runs[1] == set()
+    outside = [p for p in written[1] if not p.is_relative_to(tmp_path / "writes-runs")]
+    assert outside == [], f"rank 1 wrote {outside}"
+
+    classifier = load_classifier(runs / "smoke" / "best.pt", device="cpu")
+    faces = torch.randint(0, 256, (3, 48, 48), dtype=torch.uint8).numpy()
+    assert classifier.predict_proba(faces).shape == (3, 7)
+
+
+def test_a_killed_two_process_run_resumes_to_the_same_result(tiny_data, tmp_path):
+    opts = options(tiny_data, epochs=6, batch_size=8)
+    finish(torchrun(tmp_path, tmp_path / "whole", opts))
+
+    runs = tmp_path / "killed"
+    killed = torchrun(tmp_path, runs, opts, start_new_session=True)
+    last, deadline = runs / "smoke" / "last.pt", time.time() + 120
+    while not last.exists() and time.time() < deadline and killed.poll() is None:
+        time.sleep(0.01)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.communicate()
+    interrupted_at = load_checkpoint(last)["epoch"]
+    assert interrupted_at < 6, "the run finished before it could be killed; make its epochs longer"
+
+    out = finish(torchrun(tmp_path, runs, opts))
+    assert f"resuming {runs / 'smoke'} at epoch {interrupted_at + 1}" in out
+    whole, resumed = load_checkpoint(tmp_path / "whole" / "smoke" / "last.pt"), load_checkpoint(last)
+    assert resumed["finished"] and [h["epoch"] for h in resumed["history"]] == list(range(1, 7))
+    keep = ("train_loss", "val_loss", "val_acc", "lr")
+    assert [{k: round(h[k], 4) for k in keep} for h in resumed["history"]] == \
+        [{k: round(h[k], 4) for k in keep} for h in whole["history"]]
+
+
+def test_resuming_with_another_number_of_processes_is_a_clear_error(tiny_data, tmp_path):
+    runs = tmp_path / "runs"
+    finish(torchrun(tmp_path, runs, options(tiny_data, epochs=1)))
+    state = load_checkpoint(runs / "smoke" / "last.pt")
+    from fer_utils.checkpoint import save_checkpoint
+
+    save_checkpoint(runs / "smoke" / "last.pt", {**state, "finished": False})
+    result = subprocess.run([sys.executable, "-m", "fer_utils.train", "--profile", "smoke", "--no-progress",
+                             "--runs-dir", str(runs), "--set", *options(tiny_data, epochs=1)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "trained by 2 processes and resumes only with as many (torchrun --nproc_per_node 2)" in result.stderr
