@@ -14,7 +14,7 @@ NAMES    := 01-data-exploration 02-training 03-evaluation 04-error-analysis 05-w
 REPORTS  := $(addprefix reports/,$(addsuffix .ipynb,$(NAMES)))
 PROFILE_STAMP := reports/.profile-$(PROFILE)
 
-.PHONY: help setup kernel-user data report smoke test lint lab results gpu-profiles clean
+.PHONY: help setup kernel-user data report smoke test lint lab results gpu-profiles sweep clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -65,6 +65,10 @@ lab: $(STAMP) ## open JupyterLab on the notebooks, with this checkout's kernel
 
 gpu-profiles: $(STAMP) ## on a CUDA GPU: train and evaluate the full and original profiles into runs/gpu-profiles.json
 	$(PY) -m fer_utils.gpu_profiles
+
+SWEEP ?= balance recipe
+sweep: $(STAMP) ## rerun the Optuna sweeps from scratch (SWEEP=balance or recipe; both by default) into models/sweeps/
+	for name in $(SWEEP); do $(PY) -m fer_utils.sweep configs/sweeps/$$name.yaml --fresh || exit 1; done
 
 results: $(STAMP) ## fill the README results and model card from models/fer2013-resnet18.metrics.json
 	$(PY) -m fer_utils.results render

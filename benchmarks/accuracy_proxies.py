@@ -42,11 +42,14 @@ def main() -> None:
             raise SystemExit(f"variant {name} failed; see {args.runs_dir / name}.log")
         history = json.loads((args.runs_dir / name / args.profile / "history.json").read_text())
         best = max(history, key=lambda h: h["val_acc"])
-        summary[name] = {"options": variants[name], "epochs": round(len(history), 1),
-                         "val_acc": round(best["val_acc"], 4), "last_val_acc": round(history[-1]["val_acc"], 4),
+        raw = history[-1].get("val_acc_without_ema")  # a short run ends before a weight average catches up
+        summary[name] = {"options": variants[name], "epochs": len(history), "val_acc": round(best["val_acc"], 4),
+                         "last_val_acc": round(history[-1]["val_acc"], 4),
+                         "last_val_acc_without_ema": None if raw is None else round(raw, 4),
                          "minutes": round(sum(h["seconds"] for h in history) / 60, 1)}
         print(f"{name}: best validation {best['val_acc']:.2%} after {len(history)} epochs, "
-              f"{summary[name]['minutes']} min", flush=True)
+              f"{summary[name]['minutes']} min" + ("" if raw is None else f"; last epoch without the average "
+                                                   f"{raw:.2%}"), flush=True)
     print(json.dumps(summary))
 
 

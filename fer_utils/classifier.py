@@ -31,12 +31,6 @@ def default_checkpoint() -> Path:
     return trained[-1]
 
 
-def balanced_runs() -> list[Path]:
-    """Trained checkpoints under runs/ that used class-balanced loss or sampling, oldest first."""
-    return [p for p in sorted(RUNS_DIR.glob("*/best.pt"), key=lambda p: p.stat().st_mtime)
-            if load_checkpoint(p).get("config", {}).get("balance", "none") != "none"]
-
-
 def to_faces(faces) -> np.ndarray:
     """A uint8 array (N,48,48), from such an array or from a list of grayscale/BGR/BGRA crops of any size."""
     if isinstance(faces, np.ndarray) and faces.ndim == 3 and faces.dtype == np.uint8:

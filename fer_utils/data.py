@@ -305,7 +305,7 @@ def load_arrays(folder: Path | str | None = None, cache_dir: Path | str | None =
             data_hash,
         )
         cache.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp.npz")
+        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp.npz")  # processes that decode at once never share it
         np.savez(tmp, images=arrays.images, labels=arrays.labels, splits=arrays.splits, names=arrays.names)
         tmp.replace(cache_file)
     _check_counts(arrays, folder, verbose)

@@ -204,3 +204,31 @@ def emotion_timeline(timeline, tracks: int = 3, path=None):
     fig.tight_layout()
     save(fig, path)
     return fig
+
+
+def recall_by_variant(recalls: dict, path=None):
+    """Per-class recall of several models side by side (``recalls``: name -> {emotion: recall})."""
+    import pandas as pd
+
+    rows = [(name, emotion, value) for name, per_class in recalls.items() for emotion, value in per_class.items()]
+    frame = pd.DataFrame(rows, columns=["model", "emotion", "recall"])
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    sns.barplot(frame, x="emotion", y="recall", hue="model", order=EMOTIONS, ax=ax)
+    ax.set(xlabel="", ylim=(0, 1), title="validation recall per class")
+    ax.legend(fontsize=8, ncols=len(recalls))
+    save(fig, path)
+    return fig
+
+
+def sweep_effects(trials, params: list[str], objective: str, path=None):
+    """The objective of each trial against each swept option (pruned trials at their last reported value)."""
+    fig, axes = plt.subplots(1, len(params), figsize=(3.2 * len(params), 3), sharey=True, squeeze=False)
+    for ax, param in zip(axes[0], params):
+        sns.scatterplot(trials, x=param, y=objective, hue="state", hue_order=["complete", "pruned"], ax=ax,
+                        legend=ax is axes[0, -1])
+        if param in ("lr", "weight_decay"):
+            ax.set_xscale("log")
+    fig.suptitle(f"{objective} per trial against each option")
+    fig.tight_layout()
+    save(fig, path)
+    return fig

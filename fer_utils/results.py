@@ -171,9 +171,14 @@ def render_card(metrics: dict, checkpoint: dict) -> str:
         "- Stored with fp16 weights (loaded as fp32); `fer_utils.load_classifier()` loads it by default.",
         "",
         "## Training",
-        f"- Profile `{prov['training_profile']}`: {config.get('epochs')} epochs, {config.get('optimizer')} "
-        f"(lr {config.get('lr')}, weight decay {config.get('weight_decay')}), {config.get('schedule')} schedule, "
-        f"batch {config.get('batch_size')}, label smoothing {config.get('label_smoothing')}.",
+        f"- Profile `{prov['training_profile']}`: {len(checkpoint.get('history', []))} epochs"
+        + (f" (a {config['minutes']:g}-minute time budget)" if config.get("minutes") else "")
+        + f", {config.get('optimizer')} (lr {config.get('lr')}, weight decay {config.get('weight_decay')}), "
+        f"{config.get('schedule')} schedule, batch {config.get('batch_size')}, label smoothing "
+        f"{config.get('label_smoothing')}"
+        + (f", the first {config['small_share']:.0%} of the schedule on {config['small_input']}x"
+           f"{config['small_input']} inputs (progressive resizing)" if config.get("small_input") else "")
+        + (f", weight average (EMA {config['ema']})" if config.get("ema") else "") + ".",
         f"- Device {prov['trained_on']}, {(prov.get('training_wall_s') or 0) / 60:.1f} minutes of training.",
         f"- Data FER2013 (Kaggle msambare/fer2013), content hash `{prov['data_hash']}`; model selected on a seeded "
         "10 % validation split of train. The test set was not used for any choice.",

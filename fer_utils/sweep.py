@@ -128,6 +128,17 @@ def storage_for(url: str | None, name: str, runs_dir: Path):
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
 
 
+def move_aside(name: str, url: str | None, runs_dir: Path) -> None:
+    """Move a study's journal file and its trial runs to names stamped with the time, so that the study starts again
+    and nothing earlier is lost."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    journal = Path(url.removeprefix("journal:").removeprefix("//")) if url else runs_dir / f"{name}.journal"
+    for path in (journal, runs_dir / name):
+        if path.exists():
+            path.rename(path.with_name(f"{path.stem}-{stamp}{path.suffix}"))
+            print(f"moved {path} aside to {path.with_name(f'{path.stem}-{stamp}{path.suffix}')}")
+
+
 def make_study(sweep: dict, storage) -> optuna.Study:
     if sweep["sampler"] == "grid":
         # The grid sampler gives trial n the n-th combination, so workers never run one twice.
@@ -209,6 +220,72 @@ def write_results(study: optuna.Study, sweep: dict, out_dir: Path) -> Path:
     return out_dir / f"{sweep['name']}.csv"
 
 
+def load_results(name: str, folder: Path = MODELS_DIR / "sweeps"):
+    """A finished sweep's trials (pandas DataFrame, provenance in ``.attrs``), or None where it has not been run."""
+    import pandas as pd
+
+    path = Path(folder) / f"{name}.json"
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    trials = pd.DataFrame(saved.pop("trials"))
+    trials.attrs.update(saved)
+    return trials
+
+
+def balance_recalls(trials) -> dict:
+    """Validation recall per class of each class-balance trial: {"balance=<mode>": {emotion: recall}}."""
+    return {f"balance={row['balance']}": {name: row[f"recall_{name}"] for name in EMOTIONS}
+            for _, row in trials.iterrows()}
+
+
+def balance_table(trials):
+    """One row per balance mode: accuracy, macro F1 and recall per class on validation, epochs and minutes."""
+    columns = ["val_acc", "val_macro_f1", *(f"recall_{name}" for name in EMOTIONS), "epochs", "minutes"]
+    order = [mode for mode in trials.attrs["sweep"]["space"]["balance"] if mode in set(trials["balance"])]
+    return trials.set_index("balance").loc[order, columns].round(4)
+
+
+def balance_findings(trials, shipped: dict) -> str:
+    """What the class-balance sweep shows, from its numbers: the mode with the best validation macro F1, and what it
+    does to accuracy and to the rarest and weakest classes (``shipped``: the shipped model's validation scores)."""
+    table = trials.set_index("balance")
+    best, none = table["val_macro_f1"].idxmax(), table.loc["none"]
+    gains = {name: table.loc[best, f"recall_{name}"] - none[f"recall_{name}"] for name in EMOTIONS}
+    up, down = max(gains, key=gains.get), min(gains, key=gains.get)
+    budget = table["minutes"].max()
+    text = (f"On the same budget ({budget:.0f} min of training each), **balance={best}** gives the best validation "
+            f"macro F1: {table.loc[best, 'val_macro_f1']:.3f}, against {none['val_macro_f1']:.3f} without balancing "
+            f"(accuracy {table.loc[best, 'val_acc']:.2%} against {none['val_acc']:.2%}). ")
+    if best != "none":
+        text += (f"It moves recall most for {up} ({none[f'recall_{up}']:.2f} → {table.loc[best, f'recall_{up}']:.2f})"
+                 f" and least for {down} ({gains[down]:+.2f}). ")
+    text += (f"The shipped model, trained for longer, scores {shipped['macro_f1']:.3f} macro F1 and "
+             f"{shipped['acc']:.2%} accuracy on the same validation split. ")
+    if best == "none" or table.loc[best, "val_acc"] < none["val_acc"] - 0.005:
+        text += "Since balancing does not raise macro F1 without costing accuracy, the profiles keep balance=none."
+    else:
+        text += f"balance={best} raises macro F1 without costing accuracy, so it is worth a full-length run."
+    return text
+
+
+def shown(value) -> str:
+    return f"{value:.3g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def recipe_findings(trials, profile: str = "cpu") -> str:
+    """What the recipe sweep shows: the best trial's options against the profile's, and the spread of the trials."""
+    done = trials[trials["state"] == "complete"].sort_values("val_acc", ascending=False)
+    best, params = done.iloc[0], list(trials.attrs["sweep"]["space"])
+    defaults = training_config(profile, trials.attrs["sweep"]["proxy"]).as_dict()
+    changes = ", ".join(f"{p} {shown(defaults[p])} → {shown(best[p])}" for p in params)
+    return (f"{len(done)} of {len(trials)} trials ran to the end ({len(trials) - len(done)} pruned). The best reached "
+            f"{best['val_acc']:.2%} validation accuracy on the proxy budget (median of the finished trials "
+            f"{done['val_acc'].median():.2%}, worst {done['val_acc'].min():.2%}), with {changes} against the "
+            f"{profile} profile. A proxy of {best['minutes']:.0f} minutes ranks recipes for short training; a "
+            f"full-length run decides whether a change carries over.")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sweep", help="a sweep file, e.g. configs/sweeps/balance.yaml")
@@ -217,11 +294,17 @@ def main(argv=None) -> int:
     parser.add_argument("--runs-dir", type=Path, default=RUNS_DIR / "sweeps")
     parser.add_argument("--results-dir", type=Path, default=MODELS_DIR / "sweeps",
                         help="where the finished study's CSV and JSON go")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start the study again: move its journal file and trial runs aside (nothing is deleted)")
     args = parser.parse_args(argv)
     try:
         sweep = load_sweep(args.sweep)
     except SweepError as err:
         parser.error(str(err))
+    if args.fresh:
+        if args.storage and not args.storage.startswith("journal:"):
+            parser.error("--fresh moves a journal file aside; for a database, choose a new study name instead")
+        move_aside(sweep["name"], args.storage, args.runs_dir)
     study = run_worker(sweep, storage_for(args.storage, sweep["name"], args.runs_dir), args.runs_dir)
     running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
     if running:

@@ -465,7 +465,11 @@ def train_processes(config: TrainConfig, ranks: Ranks, device: torch.device, run
     bf16, channels_last = use_bf16(config, device), use_channels_last(config, device)
     say(f"profile {config.profile}: bf16 {'on' if bf16 else 'off'}, channels_last {'on' if channels_last else 'off'}"
         f", {config.pipeline} input pipeline" + (f", {ranks.world} processes" if ranks.world > 1 else ""))
+    if ranks.world > 1 and not ranks.main:
+        dist.barrier()  # rank 0 obtains and decodes the data first; the others then read its cache
     data = prepare_data(config, device, arrays)
+    if ranks.world > 1 and ranks.main:
+        dist.barrier()
     if config.pipeline == "torchvision":
         loader = torchvision_loader(config, data.model_cfg, data.train_all.names[data.train_index], config.seed)
         steps_per_epoch = len(loader)

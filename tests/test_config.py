@@ -27,10 +27,18 @@ def test_a_wrong_value_names_the_allowed_ones(key, value, allowed):
     ("epochs", 0, "epochs must be positive"),
     ("flip", 1.5, r"flip must lie in \[0, 1\)"),
     ("ema", 1.0, r"ema must lie in \[0, 1\)"),
+    ("minutes", -5.0, "minutes must be 0 \\(no time budget\\) or positive, got -5.0"),
+    ("small_input", 48, "small_input must be 0 \\(off\\) or from 8 up to below input_size 48, got 48"),
+    ("small_share", 1.0, r"small_share must lie in \[0, 1\)"),
 ])
 def test_a_wrong_type_or_range_is_an_error(key, value, message):
     with pytest.raises(ConfigError, match=message):
         training_config("cpu", {key: value})
+
+
+def test_progressive_resizing_needs_the_fast_pipeline():
+    with pytest.raises(ConfigError, match="small_input \\(progressive resizing\\) needs pipeline=fast"):
+        training_config("cpu", {"pipeline": "torchvision"})
 
 
 def test_crops_must_be_smaller_than_the_faces():

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import TINY
 
-from fer_utils import sweep
+from fer_utils import EMOTIONS, plots, sweep
 from fer_utils.paths import CONFIG_DIR
 
 
@@ -84,6 +84,18 @@ def test_two_workers_share_a_grid_study_and_run_each_trial_once(tiny_data, tmp_p
     assert {"val_macro_f1", "val_acc", "recall_disgust", "epochs", "minutes"} <= set(table.columns)
     assert table["epochs"].tolist() == [2, 2, 2]
 
+    trials = sweep.load_results("balance", tmp_path / "results")  # what notebook 04 shows
+    assert trials.attrs["sweep"]["space"] == {"balance": ["none", "loss", "sampler"]} and trials.attrs["git_commit"]
+    assert list(sweep.balance_table(trials).index) == ["none", "loss", "sampler"]
+    recalls = sweep.balance_recalls(trials)
+    assert set(recalls) == {"balance=none", "balance=loss", "balance=sampler"}
+    assert all(set(r) == set(EMOTIONS) and all(0 <= v <= 1 for v in r.values()) for r in recalls.values())
+    plots.recall_by_variant(recalls)
+    best = trials.loc[trials["val_macro_f1"].idxmax(), "balance"]
+    findings = sweep.balance_findings(trials, {"acc": 0.5, "macro_f1": 0.4})
+    assert f"**balance={best}** gives the best validation macro F1" in findings
+    assert "0.400 macro F1 and 50.00% accuracy" in findings
+
 
 @pytest.mark.slow
 def test_two_workers_share_a_tpe_study_with_pruning(tiny_data, tmp_path):
@@ -97,3 +109,10 @@ def test_two_workers_share_a_tpe_study_with_pruning(tiny_data, tmp_path):
     assert all(t.state in finished for t in trials)
     assert len({(t.params["lr"], t.params["label_smoothing"]) for t in trials}) == 5
     assert len(list((tmp_path / "runs" / "recipe").iterdir())) == 5
+
+    trials = sweep.load_results("recipe", tmp_path / "results")
+    plots.sweep_effects(trials, ["lr", "label_smoothing"], "val_acc")
+    finished = trials[trials["state"] == "complete"]
+    findings = sweep.recipe_findings(trials, profile="smoke")
+    assert f"{len(finished)} of 5 trials ran to the end" in findings
+    assert f"{finished['val_acc'].max():.2%} validation accuracy" in findings

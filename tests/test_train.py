@@ -373,3 +373,18 @@ def test_a_time_budget_ends_training_with_the_learning_rate_annealed(tiny_data, 
     assert 1 < len(history) < 1000  # the budget, not the epoch cap, ended it
     assert history[-1]["lr"] < 0.01 * max(h["lr"] for h in history)
     assert budget_s <= result["wall_s"] < budget_s + 10
+
+
+def test_progressive_resizing_trains_small_then_full_size(tiny_data, tmp_path, monkeypatch):
+    sides, augment_batch = [], train.augment
+
+    def recording(*args, **kwargs):
+        batch = augment_batch(*args, **kwargs)
+        sides.append(batch.shape[-1])
+        return batch
+
+    monkeypatch.setattr(train, "augment", recording)
+    result = train.train("smoke", {**TINY, "epochs": 4, "small_input": 32, "data_dir": str(tiny_data)}, tmp_path,
+                         progress=False)
+    half = result["info"]["steps_per_epoch"] * 4 // 2
+    assert sides == [32] * half + [48] * half
