@@ -166,21 +166,31 @@ def run_worker(sweep: dict, storage, runs_dir: Path, arrays=None) -> optuna.Stud
         params = suggest(trial, sweep["space"])
         print(f"trial {trial.number}: {params}", flush=True)
 
+        history = []
+
+        def record() -> None:
+            """The trial's scores so far (its best epoch), epochs and minutes, kept with the trial."""
+            best = max(history, key=lambda h: h[sweep["objective"]])
+            trial.set_user_attr("epochs", len(history))
+            trial.set_user_attr("minutes", round(sum(h["seconds"] for h in history) / 60, 2))
+            for key in ("val_acc", "val_macro_f1"):
+                trial.set_user_attr(key, round(best[key], 4))
+            trial.set_user_attr("val_recall", best["val_recall"])
+
         def report(entry: dict) -> None:
+            history.append(entry)
             trial.report(entry[sweep["objective"]], entry["epoch"])
             if trial.should_prune():
+                record()
                 raise optuna.TrialPruned(f"epoch {entry['epoch']}: {entry[sweep['objective']]:.4f}")
 
         trial_dir = runs_dir / sweep["name"] / f"trial-{trial.number}"
         result = train(sweep["profile"], {**sweep["proxy"], **params}, trial_dir, arrays=arrays, progress=False,
                        on_epoch=report)
-        best = max(result["history"], key=lambda h: h[sweep["objective"]])
-        trial.set_user_attr("epochs", len(result["history"]))
-        trial.set_user_attr("minutes", round(result["wall_s"] / 60, 2))
-        for key in ("val_acc", "val_macro_f1"):
-            trial.set_user_attr(key, round(best[key], 4))
-        trial.set_user_attr("val_recall", best["val_recall"])
-        return best[sweep["objective"]]
+        if not history:  # the run had finished before: a worker stopped between training and telling Optuna
+            history.extend(result["history"])
+        record()
+        return max(h[sweep["objective"]] for h in history)
 
     def enough(study: optuna.Study, _trial) -> None:
         if len(study.get_trials(deepcopy=False)) >= sweep["trials"]:
@@ -198,7 +208,7 @@ def results(study: optuna.Study, sweep: dict) -> tuple[list[dict], dict]:
         if trial.number >= sweep["trials"]:
             continue
         row = {"trial": trial.number, "state": trial.state.name.lower(), **trial.params,
-               sweep["objective"]: trial.value, **{k: v for k, v in trial.user_attrs.items() if k != "val_recall"}}
+               **{k: v for k, v in trial.user_attrs.items() if k != "val_recall"}}
         if "val_recall" in trial.user_attrs:
             row.update({f"recall_{name}": r for name, r in zip(EMOTIONS, trial.user_attrs["val_recall"])})
         if trial.state.name == "PRUNED":
@@ -253,17 +263,22 @@ def balance_findings(trials, shipped: dict) -> str:
     best, none = table["val_macro_f1"].idxmax(), table.loc["none"]
     gains = {name: table.loc[best, f"recall_{name}"] - none[f"recall_{name}"] for name in EMOTIONS}
     up, down = max(gains, key=gains.get), min(gains, key=gains.get)
-    budget = table["minutes"].max()
-    text = (f"On the same budget ({budget:.0f} min of training each), **balance={best}** gives the best validation "
+    budget = trials.attrs["sweep"]["proxy"].get("minutes") or table["minutes"].max()
+    text = (f"On the same budget ({budget:g} min of training each), **balance={best}** gives the best validation "
             f"macro F1: {table.loc[best, 'val_macro_f1']:.3f}, against {none['val_macro_f1']:.3f} without balancing "
             f"(accuracy {table.loc[best, 'val_acc']:.2%} against {none['val_acc']:.2%}). ")
     if best != "none":
-        text += (f"It moves recall most for {up} ({none[f'recall_{up}']:.2f} → {table.loc[best, f'recall_{up}']:.2f})"
-                 f" and least for {down} ({gains[down]:+.2f}). ")
+        text += (f"It raises recall most for {up} ({none[f'recall_{up}']:.2f} → {table.loc[best, f'recall_{up}']:.2f})"
+                 f" and {'lowers it most' if gains[down] < 0 else 'least'} for {down} ({gains[down]:+.2f}). ")
     text += (f"The shipped model, trained for longer, scores {shipped['macro_f1']:.3f} macro F1 and "
              f"{shipped['acc']:.2%} accuracy on the same validation split. ")
-    if best == "none" or table.loc[best, "val_acc"] < none["val_acc"] - 0.005:
-        text += "Since balancing does not raise macro F1 without costing accuracy, the profiles keep balance=none."
+    cost = none["val_acc"] - table.loc[best, "val_acc"]
+    if best == "none":
+        text += "Balancing does not pay here, so the profiles keep balance=none."
+    elif cost > 0.005:
+        text += (f"balance={best} buys its macro F1 with {100 * cost:.1f} points of accuracy, so the profiles, "
+                 f"which aim at accuracy, keep balance=none; where the rare classes matter more than accuracy, train "
+                 f"with balance={best}.")
     else:
         text += f"balance={best} raises macro F1 without costing accuracy, so it is worth a full-length run."
     return text
@@ -282,8 +297,8 @@ def recipe_findings(trials, profile: str = "cpu") -> str:
     return (f"{len(done)} of {len(trials)} trials ran to the end ({len(trials) - len(done)} pruned). The best reached "
             f"{best['val_acc']:.2%} validation accuracy on the proxy budget (median of the finished trials "
             f"{done['val_acc'].median():.2%}, worst {done['val_acc'].min():.2%}), with {changes} against the "
-            f"{profile} profile. A proxy of {best['minutes']:.0f} minutes ranks recipes for short training; a "
-            f"full-length run decides whether a change carries over.")
+            f"{profile} profile. A proxy of {defaults['minutes'] or best['minutes']:g} minutes ranks recipes for "
+            "short training; a full-length run decides whether a change carries over.")
 
 
 def main(argv=None) -> int:
