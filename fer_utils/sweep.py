@@ -118,12 +118,17 @@ def suggest(trial: optuna.Trial, space: dict) -> dict:
     return params
 
 
+def journal_path(url: str | None, name: str, runs_dir: Path) -> Path:
+    """The journal file that ``journal:<path>`` names, or runs/sweeps/<name>.journal without a URL."""
+    return Path(url.removeprefix("journal:").removeprefix("//")) if url else runs_dir / f"{name}.journal"
+
+
 def storage_for(url: str | None, name: str, runs_dir: Path):
     """The study's storage: ``journal:<path>`` (or nothing: runs/sweeps/<name>.journal) is Optuna's journal file;
     any other URL (sqlite:///..., postgresql://..., mysql://...) is a database that workers on many machines share."""
     if url and not url.startswith("journal:"):
         return url
-    path = Path(url.removeprefix("journal:").removeprefix("//")) if url else runs_dir / f"{name}.journal"
+    path = journal_path(url, name, runs_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
 
@@ -132,7 +137,7 @@ def move_aside(name: str, url: str | None, runs_dir: Path) -> None:
     """Move a study's journal file and its trial runs to names stamped with the time, so that the study starts again
     and nothing earlier is lost."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    journal = Path(url.removeprefix("journal:").removeprefix("//")) if url else runs_dir / f"{name}.journal"
+    journal = journal_path(url, name, runs_dir)
     for path in (journal, runs_dir / name):
         if path.exists():
             path.rename(path.with_name(f"{path.stem}-{stamp}{path.suffix}"))
