@@ -9,13 +9,12 @@ import argparse
 import json
 
 from fer_utils import load_classifier
-from fer_utils.checkpoint import load_checkpoint
 from fer_utils.data import load_arrays, train_val_indices
 
 
-def validation_split(paths: list[str]) -> tuple[float, int]:
+def validation_split(classifiers: list) -> tuple[float, int]:
     """The validation fraction and seed that every checkpoint was trained with (an error if they differ)."""
-    splits = {(c["config"]["val_fraction"], c["config"]["seed"]) for c in map(load_checkpoint, paths)}
+    splits = {(c.config["val_fraction"], c.config["seed"]) for c in classifiers}
     if len(splits) != 1:
         raise SystemExit(f"the checkpoints were validated on different splits (val_fraction, seed): {sorted(splits)}")
     return splits.pop()
@@ -28,7 +27,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="score only the first N images of each split (a dry run)")
     args = parser.parse_args()
     named = dict(pair.split("=", 1) for pair in args.checkpoints)
-    val_fraction, seed = validation_split(list(named.values()))
+    classifiers = {name: load_classifier(path) for name, path in named.items()}
+    val_fraction, seed = validation_split(list(classifiers.values()))
     arrays = load_arrays(verbose=False)
     train = arrays.split("train")
     _, val_index = train_val_indices(train.labels, val_fraction, seed)
@@ -37,8 +37,7 @@ def main() -> None:
     rows = {}
     for views in args.views:
         summed = {split: 0.0 for split in splits}
-        for name, path in named.items():
-            classifier = load_classifier(path)
+        for name, classifier in classifiers.items():
             for split, faces in splits.items():
                 proba = classifier.predict_proba(faces.images, tta=views)
                 summed[split] = summed[split] + proba
