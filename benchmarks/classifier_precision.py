@@ -18,12 +18,14 @@ import time
 import numpy as np
 import torch
 
-from fer_utils.augment import batched_logits
-from fer_utils.classifier import OnnxClassifier, SingleView, fast_classifier, load_classifier, softmax, to_faces
+from fer_utils.classifier import SingleView, load_classifier, to_faces
 from fer_utils.data import load_arrays
 from fer_utils.device import cpu_has_bf16
+from fer_utils.onnx_twin import OnnxClassifier, fast_classifier
 from fer_utils.paths import MODELS_DIR
 from fer_utils.provenance import cpu_description
+from fer_utils.scores import softmax
+from fer_utils.views import batched_logits
 
 
 class Bf16(SingleView):

@@ -25,9 +25,10 @@ import cv2
 import numpy as np
 
 from fer_utils import EMOTIONS
-from fer_utils.classifier import SingleView, fast_classifier, load_classifier
+from fer_utils.classifier import SingleView, load_classifier
 from fer_utils.data import load_arrays
 from fer_utils.footage import make_clip
+from fer_utils.onnx_twin import fast_classifier
 from fer_utils.paths import MODELS_DIR
 from fer_utils.provenance import cpu_description
 from fer_utils.realtime import EmotionRecognizer, FaceResult, draw, iou

@@ -1,8 +1,9 @@
 """fer-study: facial emotion recognition on FER2013, from data to live demo."""
 
-EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+from .labels import EMOTIONS
 
 __version__ = "0.1.0"
+__all__ = ["EMOTIONS", "load_classifier"]
 
 
 def load_classifier(path=None, device="auto"):

@@ -5,14 +5,19 @@ from collections import defaultdict
 
 import numpy as np
 
-from .data import FERArrays
+from .data import FERArrays, pixel_stats
+from .labels import EMOTIONS
 
 BLANK_STD = 3.0  # pixel standard deviation (0-255) below which an image counts as blank or near-constant
 
 
+def pixel_stds(arrays: FERArrays) -> np.ndarray:
+    return arrays.images.reshape(len(arrays), -1).std(axis=1)
+
+
 def blank_images(arrays: FERArrays, max_std: float = BLANK_STD) -> list[dict]:
     """Images whose pixels barely vary: blank frames rather than faces."""
-    stds = arrays.images.reshape(len(arrays), -1).std(axis=1)
+    stds = pixel_stds(arrays)
     return [
         {"name": str(arrays.names[i]), "split": str(arrays.splits[i]), "std": round(float(stds[i]), 2)}
         for i in np.flatnonzero(stds < max_std)
@@ -29,24 +34,29 @@ def duplicate_groups(arrays: FERArrays) -> list[np.ndarray]:
 
 def noisy_training_images(arrays: FERArrays) -> np.ndarray:
     """A mask of the blank images and of the members of duplicate groups whose copies disagree on the label."""
-    noisy = arrays.images.reshape(len(arrays), -1).std(axis=1) < BLANK_STD
+    noisy = pixel_stds(arrays) < BLANK_STD
     for group in duplicate_groups(arrays):
         if len(set(arrays.labels[group])) > 1:
             noisy[group] = True
     return noisy
 
 
-def audit(arrays: FERArrays) -> dict:
-    """Blank images, duplicates within train, and test images that are pixel copies of training images."""
+def split_groups(arrays: FERArrays):
+    """Duplicates within train (index arrays), and (train members, test members) of groups that cross the split."""
     is_train = arrays.splits == "train"
     within_train, cross_split = [], []
     for group in duplicate_groups(arrays):
-        train_members = group[is_train[group]]
-        test_members = group[~is_train[group]]
+        train_members, test_members = group[is_train[group]], group[~is_train[group]]
         if len(train_members) > 1:
             within_train.append(train_members)
         if len(train_members) and len(test_members):
             cross_split.append((train_members, test_members))
+    return within_train, cross_split
+
+
+def audit(arrays: FERArrays) -> dict:
+    """Blank images, duplicates within train, and test images that are pixel copies of training images."""
+    within_train, cross_split = split_groups(arrays)
     leaked = [int(i) for _, test in cross_split for i in test]
 
     def describe(i):
@@ -71,15 +81,13 @@ def audit(arrays: FERArrays) -> dict:
 def leak_free_mask(arrays: FERArrays) -> np.ndarray:
     """True for each test image that is not a pixel copy of a training image (False for train images)."""
     leaked = np.zeros(len(arrays), bool)
-    leaked[audit(arrays)["leaked_test_indices"]] = True
+    for _, test in split_groups(arrays)[1]:
+        leaked[test] = True
     return (arrays.splits != "train") & ~leaked
 
 
 def summary(arrays: FERArrays) -> dict:
     """What notebook 01 writes to reports/data_summary.json: counts, pixel statistics and the audit."""
-    from . import EMOTIONS
-    from .data import pixel_stats
-
     counts = {
         split: {name: int(((arrays.splits == split) & (arrays.labels == i)).sum()) for i, name in enumerate(EMOTIONS)}
         for split in ("train", "PublicTest", "PrivateTest")

@@ -1,10 +1,9 @@
-"""Batched preprocessing and augmentation as tensor ops on the training device (no per-image PIL work), and the
-test-time views.
+"""Training augmentation as batched tensor ops on the training device (no per-image PIL work).
 
 Faces stay uint8 (N,48,48) on the device. One ``grid_sample`` per batch applies a random flip, rotation, translation
 and zoom and produces the model's input: the whole face resized, or a random crop of it when the model trains on
-crops. Random erasing and normalisation follow. ``model_cfg`` is the dict a checkpoint records
-(``models.model_config``).
+crops. Random erasing and normalisation follow; mixup and cutmix mix the batch after that. ``model_cfg`` is the dict
+a checkpoint records (``models.model_config``).
 """
 
 import math
@@ -12,34 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-TTA_MODES = ("none", "flip", "ten-crop")
-
-
-def _to_float(faces: torch.Tensor) -> torch.Tensor:
-    """uint8 (N,H,W) to float (N,1,H,W) in [0, 1]."""
-    return faces.unsqueeze(1).float().div_(255.0)
-
-
-def normalise(x: torch.Tensor, model_cfg: dict) -> torch.Tensor:
-    x = (x - model_cfg["mean"]) / model_cfg["std"]
-    return x.expand(-1, model_cfg["in_channels"], -1, -1) if model_cfg["in_channels"] > 1 else x
-
-
-def centre_crop(faces: torch.Tensor, side: int) -> torch.Tensor:
-    top, left = (faces.shape[-2] - side) // 2, (faces.shape[-1] - side) // 2
-    return faces[..., top:top + side, left:left + side]
-
-
-def preprocess(faces: torch.Tensor, model_cfg: dict) -> torch.Tensor:
-    """What the model sees at evaluation: the centre crop (for models trained on crops) or the face resized to the
-    input size, normalised."""
-    size = model_cfg["input_size"]
-    if model_cfg.get("crop") and faces.shape[-1] > size:
-        faces = centre_crop(faces, size)
-    x = _to_float(faces)
-    if x.shape[-1] != size or x.shape[-2] != size:
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return normalise(x, model_cfg)
+from .views import normalise, to_float
 
 
 def augment(faces: torch.Tensor, model_cfg: dict, generator: torch.Generator | None = None, flip: float = 0.5,
@@ -65,7 +37,7 @@ def augment(faces: torch.Tensor, model_cfg: dict, generator: torch.Generator | N
         torch.stack([sin * mirror, cos, uniform(-shift, shift)], 1),
     ], 1)
     grid = F.affine_grid(theta, [n, 1, size, size], align_corners=False)
-    x = F.grid_sample(_to_float(faces), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    x = F.grid_sample(to_float(faces), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     x = normalise(x, {**model_cfg, "in_channels": 1})
     if erasing > 0:
         x = random_erase(x, erasing, generator)
@@ -94,41 +66,24 @@ def random_erase(x: torch.Tensor, probability: float, generator: torch.Generator
     return x.masked_fill(inside.unsqueeze(1), 0.0)
 
 
-def best_views(accuracy: dict) -> str:
-    """The test-time views with the highest (validation) accuracy; a tie goes to fewer views."""
-    return max(TTA_MODES, key=lambda mode: (accuracy[mode], -TTA_MODES.index(mode)))
 
-
-def tta_views(faces: torch.Tensor, tta: str = "none", model_cfg: dict | None = None) -> list[torch.Tensor]:
-    """Test-time views of a uint8 batch: the faces; plus their mirror images; or ten crops (the four corners and the
-    centre, each also mirrored). The crops have the model's input size for models trained on crops, else 90 % of
-    the side, which ``preprocess`` resizes back to the model's input."""
-    if tta == "none":
-        return [faces]
-    if tta == "flip":
-        return [faces, faces.flip(-1)]
-    if tta == "ten-crop":
-        side = faces.shape[-1]
-        crop = model_cfg["input_size"] if model_cfg and model_cfg.get("crop") else round(side * 0.9)
-        far, mid = side - crop, (side - crop) // 2
-        crops = [faces[..., top:top + crop, left:left + crop]
-                 for top, left in ((0, 0), (0, far), (far, 0), (far, far), (mid, mid))]
-        return crops + [c.flip(-1) for c in crops]
-    raise ValueError(f"tta must be one of {', '.join(TTA_MODES)}; got {tta!r}")
-
-
-@torch.no_grad()
-def batched_logits(model: torch.nn.Module, faces: torch.Tensor, model_cfg: dict, tta: str = "none",
-                   batch_size: int = 512, bf16: bool = False, channels_last: bool = False) -> torch.Tensor:
-    """Float logits (N, classes) of uint8 faces on the model's device, averaged over the test-time views."""
-    out = []
-    for start in range(0, len(faces), batch_size):
-        views = []
-        for view in tta_views(faces[start:start + batch_size], tta, model_cfg):
-            x = preprocess(view, model_cfg)
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(faces.device.type, dtype=torch.bfloat16, enabled=bf16):
-                views.append(model(x).float())
-        out.append(torch.stack(views).mean(0))
-    return torch.cat(out) if out else torch.zeros((0, model_cfg["num_classes"]), device=faces.device)
+def mix(x: torch.Tensor, y: torch.Tensor, mixup: float, cutmix: float, generator: torch.Generator):
+    """Mixup or cutmix with Beta(alpha, alpha) (whichever alpha is above 0; a coin toss when both are): returns the
+    mixed batch, both label sets and the share ``lam`` of the first."""
+    alphas = {"mixup": mixup, "cutmix": cutmix}
+    modes = [m for m in alphas if alphas[m] > 0]
+    if not modes:
+        return x, y, y, 1.0
+    pick = int(torch.randint(len(modes), (1,), generator=generator, device=generator.device))
+    alpha = alphas[modes[pick]]
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    perm = torch.randperm(len(y), generator=generator, device=generator.device).to(x.device)
+    if modes[pick] == "mixup":
+        return lam * x + (1 - lam) * x[perm], y, y[perm], lam
+    h, w = x.shape[-2:]
+    cut_h, cut_w = int(h * math.sqrt(1 - lam)), int(w * math.sqrt(1 - lam))
+    top = int(torch.randint(h - cut_h + 1, (1,), generator=generator, device=generator.device))
+    left = int(torch.randint(w - cut_w + 1, (1,), generator=generator, device=generator.device))
+    x = x.clone()
+    x[..., top:top + cut_h, left:left + cut_w] = x[perm][..., top:top + cut_h, left:left + cut_w]
+    return x, y, y[perm], 1 - cut_h * cut_w / (h * w)

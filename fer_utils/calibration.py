@@ -5,9 +5,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.calibration import calibration_curve
 
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    return torch.softmax(torch.as_tensor(logits, dtype=torch.float64) / temperature, dim=1).numpy()
+from .scores import softmax
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
@@ -51,3 +49,21 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 
     optimizer.step(closure)
     return float(log_t.exp().item())
+
+
+def temperature_scaling(val_logits: np.ndarray, val_labels: np.ndarray, test_logits: np.ndarray,
+                        test_labels: np.ndarray) -> dict:
+    """The temperature fitted on validation, and the test ECE and NLL before and after applying it."""
+    temperature = fit_temperature(val_logits, val_labels)
+    return {"temperature": temperature,
+            "ece_raw": expected_calibration_error(softmax(test_logits), test_labels),
+            "ece_scaled": expected_calibration_error(softmax(test_logits, temperature), test_labels),
+            "nll_raw": nll(test_logits, test_labels), "nll_scaled": nll(test_logits, test_labels, temperature)}
+
+
+def reliability_before_after(logits: np.ndarray, labels: np.ndarray, scaling: dict) -> dict:
+    """{title: (confidence, accuracy, ece)} of the raw and the temperature-scaled probabilities (for
+    ``plots.reliability_diagrams``)."""
+    scaled = f"temperature {scaling['temperature']:.2f}"
+    return {"raw": (*reliability(softmax(logits), labels), scaling["ece_raw"]),
+            scaled: (*reliability(softmax(logits, scaling["temperature"]), labels), scaling["ece_scaled"])}

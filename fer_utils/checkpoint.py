@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from . import EMOTIONS
+from .labels import EMOTIONS
 
 FORMAT = "fer-study/1"
 

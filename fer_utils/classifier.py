@@ -1,5 +1,5 @@
-"""A trained checkpoint as a classifier: ``load_classifier(path).predict_proba(faces)``, in PyTorch or, for realtime
-use on a CPU, through onnxruntime."""
+"""A trained checkpoint as a classifier: ``load_classifier(path).predict_proba(faces)`` in PyTorch (the realtime
+path's onnxruntime twin is ``fer_utils.onnx_twin``)."""
 
 from pathlib import Path
 
@@ -7,15 +7,14 @@ import cv2
 import numpy as np
 import torch
 
-from . import EMOTIONS
-from .augment import TTA_MODES, batched_logits
 from .checkpoint import CheckpointError, load_checkpoint
 from .data import IMAGE_SIZE
 from .device import pick_device
-from .export import export, max_difference
+from .labels import EMOTIONS
 from .models import build_model
-from .paths import DATA_DIR, RUNS_DIR, SHIPPED_CHECKPOINT
-from .provenance import file_sha256
+from .paths import RUNS_DIR, SHIPPED_CHECKPOINT
+from .scores import softmax
+from .views import TTA_MODES, batched_logits
 
 
 def default_checkpoint() -> Path:
@@ -56,10 +55,6 @@ def to_faces(faces) -> np.ndarray:
     return out
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    return torch.softmax(torch.from_numpy(logits), dim=1).numpy().astype(np.float32)
-
-
 class FERClassifier:
     """A ResNet18 and its preprocessing, batched on one device. Predictions average the test-time views that the
     checkpoint chose on validation (``tta``), unless a call names others."""
@@ -86,7 +81,7 @@ class FERClassifier:
 
     def predict_proba(self, faces, tta: str | None = None, batch_size: int = 512) -> np.ndarray:
         """Probabilities (N,7), float32, in ``fer_utils.EMOTIONS`` order."""
-        return softmax(self.logits(faces, tta, batch_size))
+        return softmax(self.logits(faces, tta, batch_size))  # float32, as the logits
 
     def __repr__(self) -> str:
         cfg = self.model_cfg
@@ -111,23 +106,6 @@ def load_classifier(path: Path | str | None = None, device: str = "auto") -> FER
     return FERClassifier(model.to(target), cfg, target, checkpoint, path)
 
 
-class OnnxClassifier:
-    """Single-view ``predict_proba`` through onnxruntime: the same network and preprocessing, several times faster at
-    batch 1 on a CPU, in fp32 or int8. For realtime use, where one view per face is what a frame affords."""
-
-    def __init__(self, classifier: FERClassifier, path: Path, precision: str = "fp32"):
-        import onnxruntime
-
-        self.classifier, self.path, self.precision = classifier, path, precision
-        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-    def predict_proba(self, faces) -> np.ndarray:
-        return softmax(self.session.run(None, {"faces": to_faces(faces)})[0])
-
-    def __repr__(self) -> str:
-        return f"OnnxClassifier({self.classifier.checkpoint_path}, onnxruntime {self.precision}, one view)"
-
-
 class SingleView:
     """A classifier that always predicts from one view (no test-time augmentation), for realtime use."""
 
@@ -139,68 +117,3 @@ class SingleView:
 
     def __repr__(self) -> str:
         return f"{self.classifier!r}, one view"
-
-
-PRECISIONS = ("int8", "fp32")
-MIN_INT8_AGREEMENT = 0.97  # the int8 model must give fp32's label on this share of held-out training faces
-
-
-def fast_classifier(classifier: FERClassifier, cache_dir: Path | str | None = None, precision: str = "int8",
-                    data_dir: str | None = None):
-    """A single-view classifier for realtime use: an onnxruntime twin of a CPU classifier (exported once, cached by
-    checkpoint hash, checked against PyTorch), else the PyTorch classifier asked for one view, when onnxruntime is
-    missing or the model runs on a GPU.
-
-    ``precision`` "int8" (the default) quantises the twin, calibrated on 512 FER2013 training faces: several times
-    faster at batch 1 for a hundredth of a point of test accuracy (benchmarks/classifier_precision.py). Where
-    FER2013 is not at hand to calibrate on, or the int8 labels agree with fp32 on fewer than 97 % of held-out training
-    faces, the fp32 twin is used, and a line says why."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
-    if classifier.device.type != "cpu":
-        return SingleView(classifier)
-    try:
-        import onnxruntime  # noqa: F401
-        import onnxscript  # noqa: F401
-    except ImportError:
-        return SingleView(classifier)
-    stem = Path(cache_dir or DATA_DIR / "cache") / f"model-{file_sha256(classifier.checkpoint_path)[:16]}"
-    path = stem.with_suffix(".onnx")
-    if not path.exists():
-        tmp = path.with_suffix(".tmp.onnx")
-        export(classifier.model, classifier.model_cfg, "onnx", tmp)
-        faces = np.random.default_rng(0).integers(0, 256, (32, 48, 48), dtype=np.uint8)
-        if max_difference(classifier.logits(faces, tta="none"), tmp, faces) > 1e-4:
-            tmp.unlink()
-            return SingleView(classifier)
-        tmp.replace(path)
-    if precision == "fp32":
-        return OnnxClassifier(classifier, path)
-    quantized = Path(f"{stem}-int8.onnx")
-    if not quantized.exists():
-        problem = _quantize(classifier, path, quantized, data_dir)
-        if problem:
-            print(f"realtime classifier in fp32: {problem}")
-            return OnnxClassifier(classifier, path)
-    return OnnxClassifier(classifier, quantized, "int8")
-
-
-def _quantize(classifier: FERClassifier, fp32_path: Path, output: Path, data_dir: str | None) -> str:
-    """Write the int8 twin to ``output``; return why not, if it cannot be made or disagrees with fp32."""
-    from .data import load_arrays
-    from .export import quantize_int8, run_exported
-
-    try:
-        train = load_arrays(data_dir, verbose=False).split("train")
-    except Exception as err:  # FER2013 is not at hand: nothing to calibrate on
-        return f"no FER2013 training faces to calibrate int8 on ({type(err).__name__})"
-    chosen = np.random.default_rng(0).permutation(len(train))[:1024]
-    calibration, held_out = train.images[chosen[:512]], train.images[chosen[512:]]
-    tmp = output.with_suffix(".tmp.onnx")
-    quantize_int8(fp32_path, tmp, calibration)
-    agreement = float((run_exported(tmp, held_out).argmax(1) == run_exported(fp32_path, held_out).argmax(1)).mean())
-    if agreement < MIN_INT8_AGREEMENT:
-        tmp.unlink()
-        return f"int8 agrees with fp32 on only {agreement:.1%} of {len(held_out)} held-out training faces"
-    tmp.replace(output)
-    return ""

@@ -1,8 +1,11 @@
 """Configuration: the typed, checked training options, the profiles in ``configs/`` that the notebooks and the CLIs
-share, and command-line ``key=value`` pairs. A wrong value or a key that nothing uses is an error, never a silent
-change of what trains."""
+share, and command-line ``key=value`` pairs. A wrong value or an unknown key is an error, never a silent change of
+what trains.
 
-import ast
+A profile holds training options at its top level and, under ``notebooks:``, parameters that only notebooks use
+(``fer_utils.pipeline`` checks those against the notebooks' parameters cells); training never reads the notebooks.
+"""
+
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -10,7 +13,7 @@ from typing import Literal, get_args, get_origin
 
 import yaml
 
-from .paths import CONFIG_DIR, NOTEBOOKS_DIR
+from .paths import CONFIG_DIR
 
 
 class ConfigError(ValueError):
@@ -69,13 +72,14 @@ class TrainConfig:
         positive = ("epochs", "batch_size", "input_size", "lr")
         if self.minutes < 0:
             raise ConfigError(f"minutes must be 0 (no time budget) or positive, got {self.minutes!r}")
-        unit = ("val_fraction", "flip", "erasing", "label_smoothing", "ema", "small_share")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
-        for name in unit:
-            if not 0 <= getattr(self, name) < 1 or (name == "flip" and getattr(self, name) > 1):
+        for name in ("val_fraction", "erasing", "label_smoothing", "ema", "small_share"):
+            if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"{name} must lie in [0, 1), got {getattr(self, name)!r}")
+        if not 0 <= self.flip <= 1:
+            raise ConfigError(f"flip is a probability and must lie in [0, 1], got {self.flip!r}")
         if self.small_input and not 8 <= self.small_input < self.input_size:
             raise ConfigError(f"small_input must be 0 (off) or from 8 up to below input_size {self.input_size}, "
                               f"got {self.small_input}")
@@ -114,36 +118,29 @@ def profile_path(name: str) -> Path:
     return path
 
 
+NOTEBOOK_SECTION = "notebooks"  # a profile's parameters for the notebooks alone
+
+
 def load_profile(name: str) -> dict:
-    """The parameters of profile ``name`` (a name in ``configs/`` or a path to a YAML file), every key checked to be
-    a training option or a notebook parameter."""
-    params = yaml.safe_load(profile_path(name).read_text()) or {}
-    check_known(params, f"profile {name!r}")
-    return params
-
-
-def notebook_parameters(folder: Path = NOTEBOOKS_DIR) -> dict[str, set[str]]:
-    """The names that each numbered notebook's ``parameters`` cell declares, read without Jupyter."""
-    declared = {}
-    for path in sorted(Path(folder).glob("[0-9][0-9]-*.ipynb")):
-        cells = json.loads(path.read_text())["cells"]
-        source = "".join(next((c["source"] for c in cells if "parameters" in c["metadata"].get("tags", [])), ""))
-        declared[path.stem] = {node.target.id for node in ast.parse(source).body if isinstance(node, ast.AnnAssign)}
-    return declared
-
-
-def check_known(params: dict, where: str) -> None:
-    """Raise ConfigError for keys that neither training nor any notebook uses."""
-    known = set(TRAINING_OPTIONS).union(*notebook_parameters().values())
-    unknown = sorted(set(params) - known)
+    """The profile ``name`` (a name in ``configs/`` or a path to a YAML file): its training options, checked, and
+    its ``notebooks`` section as it stands (the pipeline checks that against the notebooks)."""
+    path = profile_path(name)
+    params = yaml.safe_load(path.read_text()) or {}
+    notebook_params = params.get(NOTEBOOK_SECTION, {})
+    if not isinstance(notebook_params, dict):
+        raise ConfigError(f"{path}: {NOTEBOOK_SECTION} must be a mapping of notebook parameters, got "
+                          f"{notebook_params!r}")
+    unknown = sorted(set(params) - set(TRAINING_OPTIONS) - {NOTEBOOK_SECTION})
     if unknown:
-        raise ConfigError(f"{where} sets {', '.join(unknown)}, which neither training nor any notebook uses. "
-                          f"Known keys: {', '.join(sorted(known))}.")
+        raise ConfigError(f"{path} sets {', '.join(unknown)}, which are not training options. Training options: "
+                          f"{', '.join(TRAINING_OPTIONS)}; parameters for the notebooks alone go under "
+                          f"{NOTEBOOK_SECTION}:.")
+    return params
 
 
 def training_config(profile: str | None = None, overrides: dict | None = None) -> TrainConfig:
     """TrainConfig defaults, then the training keys of a profile, then overrides (training options only)."""
-    values = {k: v for k, v in (load_profile(profile) if profile else {}).items() if k in TRAINING_OPTIONS}
+    values = {k: v for k, v in (load_profile(profile) if profile else {}).items() if k != NOTEBOOK_SECTION}
     unknown = sorted(set(overrides or {}) - set(TRAINING_OPTIONS))
     if unknown:
         raise ConfigError(f"unknown training options {', '.join(unknown)}; known: {', '.join(TRAINING_OPTIONS)}")

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import EMOTIONS
+from .labels import EMOTIONS
 from .paths import DATA_DIR
 
 IMAGE_SIZE = 48
@@ -271,45 +271,75 @@ def _decode(rel: str, data: bytes, problems: list[str]) -> np.ndarray:
 
 def load_arrays(folder: Path | str | None = None, cache_dir: Path | str | None = None,
                 verbose: bool = True) -> FERArrays:
-    """Decode the folder to arrays once; later calls load them from a cache keyed by the files' content hash."""
+    """Decode the folder to arrays once; later calls load them from a cache keyed by the files' content hash.
+
+    The content hash is remembered under a key made of the files' names, sizes and modification times, so a later
+    call reads the cache without reading the 35,887 files again; a changed, added or removed file changes the key,
+    and the files are read and hashed anew."""
     folder = ensure_fer2013(folder)
     check_layout(folder)
     entries = list_images(folder)
-    hasher = hashlib.blake2b(digest_size=16)
-    contents = []
-    for rel, _, _ in entries:
-        data = (folder / rel).read_bytes()
-        hasher.update(rel.encode() + b"\0" + data)
-        contents.append(data)
-    data_hash = hasher.hexdigest()
     cache = Path(cache_dir) if cache_dir else folder.parent / "cache"
+    listing = cache / f"fer2013-files-{files_key(folder, entries)}.txt"
+    data_hash = listing.read_text().strip() if listing.exists() else ""
     cache_file = cache / f"fer2013-{data_hash}.npz"
+    if not (data_hash and cache_file.exists()):
+        contents = [(folder / rel).read_bytes() for rel, _, _ in entries]
+        data_hash = content_hash(entries, contents)
+        cache_file = cache / f"fer2013-{data_hash}.npz"
     if cache_file.exists():
         with np.load(cache_file) as saved:
             arrays = FERArrays(saved["images"], saved["labels"], saved["splits"], saved["names"], data_hash)
     else:
-        problems: list[str] = []
-        images = np.stack([_decode(rel, data, problems) for (rel, _, _), data in zip(entries, contents)])
-        if problems:
-            more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
-            shown = "\n  - ".join(problems[:10]) + more
-            raise DatasetError(
-                f"{len(problems)} image(s) in {folder} are unusable:\n  - {shown}\n"
-                f"Every FER2013 image is a {IMAGE_SIZE}x{IMAGE_SIZE} grayscale JPEG: replace or remove these files."
-            )
-        arrays = FERArrays(
-            images,
-            np.array([label for _, label, _ in entries], np.int64),
-            np.array([split for _, _, split in entries]),
-            np.array([rel for rel, _, _ in entries]),
-            data_hash,
-        )
+        arrays = decode(folder, entries, contents, data_hash)
         cache.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_suffix(f".{os.getpid()}.tmp.npz")  # processes that decode at once never share it
         np.savez(tmp, images=arrays.images, labels=arrays.labels, splits=arrays.splits, names=arrays.names)
         tmp.replace(cache_file)
+    if not listing.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = listing.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(data_hash)
+        tmp.replace(listing)
     _check_counts(arrays, folder, verbose)
     return arrays
+
+
+def files_key(folder: Path, entries: list[tuple[str, int, str]]) -> str:
+    """A hash of the files' relative paths, sizes and modification times: cheap, and changed by any edit."""
+    hasher = hashlib.blake2b(digest_size=16)
+    for rel, _, _ in entries:
+        stat = (folder / rel).stat()
+        hasher.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    return hasher.hexdigest()
+
+
+def content_hash(entries: list[tuple[str, int, str]], contents: list[bytes]) -> str:
+    """The data hash that checkpoints and reports record: the files' relative paths and bytes."""
+    hasher = hashlib.blake2b(digest_size=16)
+    for (rel, _, _), data in zip(entries, contents):
+        hasher.update(rel.encode() + b"\0" + data)
+    return hasher.hexdigest()
+
+
+def decode(folder: Path, entries: list[tuple[str, int, str]], contents: list[bytes], data_hash: str) -> FERArrays:
+    """Decode every file, or raise DatasetError naming the unusable ones."""
+    problems: list[str] = []
+    images = np.stack([_decode(rel, data, problems) for (rel, _, _), data in zip(entries, contents)])
+    if problems:
+        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        shown = "\n  - ".join(problems[:10]) + more
+        raise DatasetError(
+            f"{len(problems)} image(s) in {folder} are unusable:\n  - {shown}\n"
+            f"Every FER2013 image is a {IMAGE_SIZE}x{IMAGE_SIZE} grayscale JPEG: replace or remove these files."
+        )
+    return FERArrays(
+        images,
+        np.array([label for _, label, _ in entries], np.int64),
+        np.array([split for _, _, split in entries]),
+        np.array([rel for rel, _, _ in entries]),
+        data_hash,
+    )
 
 
 def _check_counts(arrays: FERArrays, folder: Path, verbose: bool) -> None:

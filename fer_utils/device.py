@@ -30,6 +30,12 @@ def describe_device(device: torch.device) -> str:
     return device.type
 
 
+def native_bf16(device: torch.device) -> bool:
+    """True where bf16 compute is native: CUDA, and CPUs with AVX512-BF16 or AMX (what ``auto`` turns bf16 autocast
+    and channels-last memory on for)."""
+    return device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16())
+
+
 def cpu_has_bf16() -> bool:
     """True when the CPU has native bf16 matmul (AVX512-BF16 or AMX)."""
     try:

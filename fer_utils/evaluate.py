@@ -7,11 +7,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 
-from . import EMOTIONS
 from .audit import leak_free_mask
-from .data import FERArrays, train_val_indices
+from .data import FERArrays
+from .labels import EMOTIONS
 from .paths import ROOT
 from .provenance import file_sha256, git_commit
+from .scores import accuracy
 
 # The original study's Table 1 (ResNet18, 10 epochs, Adam), on the 7,178 test images.
 ORIGINAL = {
@@ -74,31 +75,20 @@ def accuracy_table(accuracies: dict, single_view: dict, tta: str) -> pd.DataFram
                          "images": {k: v["n"] for k, v in accuracies.items()}}).round(4)
 
 
-def split_accuracies(arrays: FERArrays, predicted: np.ndarray) -> dict:
-    """Accuracy on PublicTest, PrivateTest, both, and the test images that are not pixel copies of train images.
-
-    ``arrays`` must hold the train images too (the leak check compares against them); ``predicted`` covers
-    only its test images, in order.
-    """
+def test_subsets(arrays: FERArrays) -> dict[str, np.ndarray]:
+    """Masks over the test images of ``arrays`` (in order): PublicTest, PrivateTest, both, and those that are not
+    pixel copies of training images (``arrays`` must hold the train images too, which the leak check compares
+    against). Compute them once per evaluation."""
     test = arrays.splits != "train"
-    labels, splits = arrays.labels[test], arrays.splits[test]
-    leak_free = leak_free_mask(arrays)[test]
-    correct = predicted == labels
-    out = {}
-    for name, mask in (("PublicTest", splits == "PublicTest"), ("PrivateTest", splits == "PrivateTest"),
-                       ("combined", np.ones_like(test[test])), ("leak_free", leak_free)):
-        out[name] = {"accuracy": float(correct[mask].mean()) if mask.any() else float("nan"), "n": int(mask.sum())}
-    return out
+    splits = arrays.splits[test]
+    return {"PublicTest": splits == "PublicTest", "PrivateTest": splits == "PrivateTest",
+            "combined": np.ones(len(splits), bool), "leak_free": leak_free_mask(arrays)[test]}
 
 
-def train_val_split_of(arrays: FERArrays, config: dict) -> tuple[FERArrays, FERArrays]:
-    """The train and validation images a checkpoint was trained and selected on (same seed and fraction)."""
-    train_all = arrays.split("train")
-    if config.get("max_per_class"):
-        train_all = train_all.per_class(config["max_per_class"])
-    train_index, val_index = train_val_indices(train_all.labels, config.get("val_fraction", 0.1),
-                                               config.get("seed", 0))
-    return train_all.subset(train_index), train_all.subset(val_index)
+def split_accuracies(subsets: dict[str, np.ndarray], labels: np.ndarray, predicted: np.ndarray) -> dict:
+    """Accuracy and image count on each of ``test_subsets``; ``labels`` and ``predicted`` cover the test images."""
+    return {name: {"accuracy": accuracy(predicted[mask], labels[mask]), "n": int(mask.sum())}
+            for name, mask in subsets.items()}
 
 
 def confusion(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -149,8 +139,8 @@ def robustness(classifier, faces: np.ndarray, labels: np.ndarray, perturbations:
 
     curves = {}
     for name, (function, strengths, kwargs, _) in tqdm(perturbations.items(), desc="perturbations"):
-        accuracies = [float((classifier.predict_proba(function(faces, s, **kwargs), tta="none").argmax(1)
-                             == labels).mean()) for s in strengths]
+        accuracies = [accuracy(classifier.predict_proba(function(faces, s, **kwargs), tta="none"), labels)
+                      for s in strengths]
         curves[name] = (list(strengths), accuracies)
     return curves
 
@@ -159,29 +149,27 @@ def per_sample_loss(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return -np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1))
 
 
-def findings(accuracy: float, calibration: dict, curves: dict, recall: dict, support: dict,
-             confusions: list[tuple[int, int, int]]) -> str:
-    """A short written summary of the error analysis, from this run's numbers."""
-    worst = min(recall, key=recall.get)
-    best = max(recall, key=recall.get)
-    drops = {name: accuracy - min(acc) for name, (_, acc) in curves.items()}
-    fragile = sorted(drops, key=drops.get, reverse=True)[:3]
-    sturdy = min(drops, key=drops.get)
-    pairs = ", ".join(f"{EMOTIONS[t]} taken for {EMOTIONS[p]} ({n})" for t, p, n in confusions[:3])
-    direction = "over-confident" if calibration["temperature"] > 1 else "under-confident"
-    return "\n".join([
-        f"- **Accuracy** on these test images without test-time augmentation is {accuracy:.1%}.",
-        f"- **Most frequent confusions**: {pairs}.",
-        f"- **Classes**: *{best}* is recognised best (recall {recall[best]:.2f}, {support[best]:,} training faces) "
-        f"and *{worst}* worst (recall {recall[worst]:.2f}, {support[worst]:,} training faces).",
-        f"- **Calibration**: the raw model is {direction} (fitted temperature {calibration['temperature']:.2f}); "
-        f"temperature scaling fitted on validation moves the test ECE from {calibration['ece_raw']:.3f} to "
-        f"{calibration['ece_scaled']:.3f} and the test NLL from {calibration['nll_raw']:.3f} to "
-        f"{calibration['nll_scaled']:.3f}.",
-        "- **Robustness**: the largest drops in accuracy over the tested ranges come from "
-        + ", ".join(f"{name} ({drops[name]:.1%})" for name in fragile)
-        + f"; {sturdy} matters least ({drops[sturdy]:.1%}).",
-    ])
+def likely_mislabelled(classifier, faces: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` faces with the highest loss under the classifier (one view), most likely mislabelled first, and
+    the classifier's probabilities for them."""
+    probs = classifier.predict_proba(faces, tta="none")
+    worst = np.argsort(-per_sample_loss(probs, labels))[:k]
+    return worst, probs[worst]
+
+
+def recall_and_support(labels: np.ndarray, predicted: np.ndarray, train_labels: np.ndarray) -> tuple[dict, dict]:
+    """Recall of each class on ``labels``, and the number of training images of each class."""
+    ours = report(labels, predicted)
+    return ({name: ours["per_class"][name]["recall"] for name in EMOTIONS},
+            {name: int((train_labels == i).sum()) for i, name in enumerate(EMOTIONS)})
+
+
+def error_analysis_record(profile: str, accuracy_: float, calibration: dict, curves: dict, recall: dict,
+                          support: dict, confusions: list[tuple[int, int, int]]) -> dict:
+    """What notebook 04 writes to reports/error_analysis.json."""
+    return {"profile": profile, "accuracy": accuracy_, "calibration": calibration, "robustness": curves,
+            "recall": recall, "train_support": support,
+            "confusions": [[EMOTIONS[t], EMOTIONS[p], n] for t, p, n in confusions]}
 
 
 def gradcam_examples(labels: np.ndarray, probs: np.ndarray) -> tuple[list[int], list[int]]:

@@ -22,7 +22,7 @@ from .classifier import load_classifier
 from .config import parse_pairs
 from .data import load_arrays
 from .device import describe_device, pick_device
-from .evaluate import split_accuracies
+from .evaluate import split_accuracies, test_subsets
 from .paths import RUNS_DIR
 from .provenance import git_commit, versions
 from .train import train
@@ -33,9 +33,9 @@ def run_profile(profile: str, device: str, runs_dir: Path, arrays, overrides: di
     started = time.perf_counter()
     result = train(profile, {"device": device, **(overrides or {})}, runs_dir, arrays=arrays, progress=False)
     classifier = load_classifier(result["best_checkpoint"], device)
-    test = arrays.split("test")
-    views = split_accuracies(arrays, classifier.predict_proba(test.images).argmax(1))
-    single = split_accuracies(arrays, classifier.predict_proba(test.images, tta="none").argmax(1))
+    test, subsets = arrays.split("test"), test_subsets(arrays)
+    views = split_accuracies(subsets, test.labels, classifier.predict_proba(test.images).argmax(1))
+    single = split_accuracies(subsets, test.labels, classifier.predict_proba(test.images, tta="none").argmax(1))
     return {
         "accuracy": {name: value["accuracy"] for name, value in views.items()},
         "accuracy_single_view": {name: value["accuracy"] for name, value in single.items()},

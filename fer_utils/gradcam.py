@@ -4,7 +4,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .augment import preprocess
+from .views import preprocess
 from .classifier import FERClassifier, to_faces
 
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torchvision.models import ResNet18_Weights, resnet18
 
-from . import EMOTIONS
+from .labels import EMOTIONS
 
 STEMS = ("imagenet", "fer", "fer-nopool")  # 7x7/2 + max-pool; 3x3/1 + max-pool; 3x3/1 without max-pool
 

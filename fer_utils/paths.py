@@ -26,3 +26,8 @@ def reports_path(reports_dir: str | Path = "") -> Path:
     folder = Path(reports_dir) if reports_dir else REPORTS_DIR
     (folder / "figures").mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def run_checkpoint(profile: str, runs_dir: str | Path = RUNS_DIR) -> Path:
+    """Where training with ``profile`` leaves its best checkpoint: runs/<profile>/best.pt."""
+    return Path(runs_dir) / profile / "best.pt"

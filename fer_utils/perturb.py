@@ -90,3 +90,14 @@ PERTURBATIONS = {
     "occlude eyes": (occlusion, [0.0, 0.25, 0.5, 0.75, 1.0], {"region": "eyes"}, "fraction of the width covered"),
     "occlude mouth": (occlusion, [0.0, 0.25, 0.5, 0.75, 1.0], {"region": "mouth"}, "fraction of the width covered"),
 }
+
+
+def strongest(faces: np.ndarray) -> np.ndarray:
+    """``faces`` under each perturbation at its largest strength, in ``PERTURBATIONS`` order (for a figure)."""
+    return np.concatenate([function(faces, strengths[-1], **kwargs)
+                           for function, strengths, kwargs, _ in PERTURBATIONS.values()])
+
+
+def units() -> dict[str, str]:
+    """The unit of each perturbation's strength, by name."""
+    return {name: unit for name, (*_, unit) in PERTURBATIONS.items()}

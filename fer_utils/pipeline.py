@@ -5,29 +5,30 @@ notebook's output to the terminal.
     python -m fer_utils.pipeline --profile cpu --only 03 04 -p tta=flip
 
 Every input a notebook gets is a papermill parameter: the profile's keys and the overrides that it declares, where
-to write (``reports_dir``), and, for notebooks 03-05, the checkpoint that notebook 02 trains (``checkpoint``).
-Training options that notebook 02 does not declare itself reach it in ``options``.
+to write (``reports_dir``), the FER2013 folder (``data_dir``, obtained once before the first notebook), and, for
+notebooks 03-05, the checkpoint that notebook 02 trains (``checkpoint``). Training options that notebook 02 does not
+declare itself reach it in ``options``.
 """
 
 import argparse
+import ast
+import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 
 from .config import (
+    NOTEBOOK_SECTION,
     TRAINING_OPTIONS,
     ConfigError,
-    check_known,
     default_profile,
     load_profile,
-    notebook_parameters,
     parse_pairs,
     training_config,
 )
-from .paths import NOTEBOOKS_DIR, REPORTS_DIR, RUNS_DIR
-from .train import checkpoint_for
+from .data import DEFAULT_DIR, ensure_fer2013
+from .paths import NOTEBOOKS_DIR, REPORTS_DIR, RUNS_DIR, run_checkpoint
 
 QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]  # no "running over TCP without encryption" on every start
 
@@ -71,20 +72,52 @@ def run_notebook(notebook: Path, params: dict, output_dir: Path, log_output: boo
     return output
 
 
-def notebook_inputs(profile: str, overrides: dict, output_dir: Path, runs_dir: Path) -> dict[str, dict]:
+def notebook_parameters(folder: Path = NOTEBOOKS_DIR) -> dict[str, set[str]]:
+    """The names that each numbered notebook's ``parameters`` cell declares, read without Jupyter."""
+    declared = {}
+    for path in notebooks(folder=folder):
+        cells = json.loads(path.read_text())["cells"]
+        source = "".join(next((c["source"] for c in cells if "parameters" in c["metadata"].get("tags", [])), ""))
+        declared[path.stem] = {node.target.id for node in ast.parse(source).body if isinstance(node, ast.AnnAssign)}
+    return declared
+
+
+def check_known(params: dict, where: str, declared: dict[str, set[str]]) -> None:
+    """Raise ConfigError for keys that neither training nor any notebook uses."""
+    known = set(TRAINING_OPTIONS).union(*declared.values())
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigError(f"{where} sets {', '.join(unknown)}, which neither training nor any notebook uses. "
+                          f"Known keys: {', '.join(sorted(known))}.")
+
+
+def data_folder(data_dir: str = "") -> str:
+    """Obtain FER2013 once (from ``data_dir``, FER2013_DIR, FER2013_ZIP, FER2013_CSV or Kaggle) and name the folder
+    for the notebooks: empty where it is the default data/fer2013, so that the training configuration stays the
+    profile's."""
+    folder = ensure_fer2013(data_dir or None).resolve()
+    return "" if folder == DEFAULT_DIR.resolve() else str(folder)
+
+
+def notebook_inputs(profile: str, overrides: dict, output_dir: Path, runs_dir: Path,
+                    declared: dict[str, set[str]] | None = None) -> dict[str, dict]:
     """The parameters each notebook gets, by notebook name; unknown keys and bad training values are errors."""
-    check_known(overrides, "-p")
-    params = {"profile": profile, **load_profile(profile), **overrides}
+    declared = notebook_parameters() if declared is None else declared
+    check_known(overrides, "-p", declared)
+    loaded = load_profile(profile)
+    for_notebooks = loaded.pop(NOTEBOOK_SECTION, {})
+    check_known(for_notebooks, f"the {NOTEBOOK_SECTION} section of profile {profile!r}", declared)
+    params = {"profile": profile, **loaded, **for_notebooks, **overrides}
     training = {k: v for k, v in overrides.items() if k in TRAINING_OPTIONS}
     training_config(profile, training)  # a bad value stops here, before any notebook runs
-    trained = checkpoint_for(profile, runs_dir) if params.get("train_model", True) else ""
+    trained = run_checkpoint(profile, runs_dir) if params.get("train_model", True) else ""
     shared = {"reports_dir": str(output_dir.resolve()), "runs_dir": str(Path(runs_dir).resolve()),
-              "checkpoint": str(trained)}
+              "checkpoint": str(trained), "data_dir": params.get("data_dir", "")}
     inputs = {}
-    for name, declared in notebook_parameters().items():
-        chosen = {k: v for k, v in {**params, **shared}.items() if k in declared}
-        if "options" in declared:
-            chosen["options"] = {k: v for k, v in training.items() if k not in declared}
+    for name, names in declared.items():
+        chosen = {k: v for k, v in {**params, **shared}.items() if k in names}
+        if "options" in names:
+            chosen["options"] = {k: v for k, v in training.items() if k not in names}
         inputs[name] = chosen
     return inputs
 
@@ -94,9 +127,10 @@ def run(profile: str = "auto", only: list[str] | None = None, overrides: dict | 
     """Run the chosen notebooks in order, stopping at the first failure."""
     profile = default_profile() if profile == "auto" else profile
     inputs = notebook_inputs(profile, overrides or {}, Path(output_dir), Path(runs_dir))
-    for var in ("FER2013_ZIP", "FER2013_DIR", "FER2013_CSV"):  # kernels run in notebooks/, so make paths absolute
-        if os.environ.get(var):
-            os.environ[var] = str(Path(os.environ[var]).expanduser().resolve())
+    data_dir = data_folder((overrides or {}).get("data_dir") or load_profile(profile).get("data_dir", ""))
+    for params in inputs.values():
+        if "data_dir" in params:
+            params["data_dir"] = data_dir
     written = []
     for notebook in notebooks(only):
         started = time.perf_counter()

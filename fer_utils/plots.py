@@ -6,8 +6,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-from . import EMOTIONS
 from .data import FERArrays
+from .evaluate import confident_mistakes
+from .labels import EMOTIONS
 
 
 def save(fig, path: Path | str | None) -> None:
@@ -81,6 +82,46 @@ def faces(images, titles=(), columns: int = 8, path=None):
         ax.set_title(title, fontsize=7)
     save(fig, path)
     return fig
+
+
+def blank_images(arrays: FERArrays, blanks: list[dict], shown: int = 16, path=None):
+    """The first ``shown`` blank images that the audit found (``audit.blank_images``), with split and pixel std."""
+    index = {name: i for i, name in enumerate(arrays.names)}
+    return faces([arrays.images[index[b["name"]]] for b in blanks[:shown]],
+                 [f"{b['split']}\nstd {b['std']}" for b in blanks[:shown]], path=path)
+
+
+def cross_split_pairs(arrays: FERArrays, pairs: list[dict], shown: int = 8, path=None):
+    """Test images beside the training images they copy (the audit's ``cross_split_duplicates``), with labels;
+    None when there are none."""
+    if not pairs:
+        return None
+    index = {name: i for i, name in enumerate(arrays.names)}
+    members = [(side, member) for pair in pairs[:shown]
+               for side, member in (("test", pair["test"]), ("train", pair["train"][0]))]
+    return faces([arrays.images[index[member["name"]]] for _, member in members],
+                 [f"{side}: {EMOTIONS[member['label']]}" for side, member in members], path=path)
+
+
+def mistake_galleries(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, confusions: list, columns: int,
+                       folder: Path) -> list:
+    """One gallery per confusion (true, predicted, count): the faces of the true class given most confidently to
+    the predicted one, saved as 04-mistakes-<true>-as-<predicted>.png in ``folder``."""
+    figures = []
+    for true, predicted, count in confusions:
+        chosen = confident_mistakes(labels, probs, true, predicted, columns)
+        if len(chosen):
+            fig = faces(images[chosen], [f"{probs[i, predicted]:.2f}" for i in chosen], columns=columns,
+                        path=Path(folder) / f"04-mistakes-{EMOTIONS[true]}-as-{EMOTIONS[predicted]}.png")
+            fig.suptitle(f"true {EMOTIONS[true]}, predicted {EMOTIONS[predicted]} ({count} such mistakes)", y=1.05)
+            figures.append(fig)
+    return figures
+
+
+def label_noise(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, columns: int = 8, path=None):
+    """Faces with their label and the model's prediction (``evaluate.likely_mislabelled``)."""
+    titles = [f"label {EMOTIONS[label]}\nmodel {EMOTIONS[p.argmax()]}" for label, p in zip(labels, probs)]
+    return faces(images, titles, columns=columns, path=path)
 
 
 def learning_curves(history: list[dict], path=None):
@@ -157,6 +198,11 @@ def robustness_curves(curves: dict, baseline: float, units: dict | None = None, 
     fig.tight_layout()
     save(fig, path)
     return fig
+
+
+def true_and_predicted(labels, predicted) -> list[str]:
+    """Titles "true→predicted" for faces."""
+    return [f"{EMOTIONS[t]}→{EMOTIONS[p]}" for t, p in zip(labels, predicted)]
 
 
 def heatmap_overlays(faces_, heatmaps, titles, columns: int = 7, path=None):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import cv2
 
-from .classifier import fast_classifier, load_classifier
+from .classifier import load_classifier
+from .onnx_twin import fast_classifier
 from .realtime import VIDEO_SUFFIXES, EmotionRecognizer, SourceError, draw, frames
 from .video import run_video
 

@@ -1,12 +1,12 @@
 """Provenance: which code, packages, device and files produced a result."""
 
 import hashlib
+import importlib.metadata
 import os
 import platform
 import subprocess
 from pathlib import Path
 
-from . import __version__
 from .paths import ROOT
 
 
@@ -28,7 +28,11 @@ def versions() -> dict:
     import torch
     import torchvision
 
-    return {"fer_utils": __version__, "python": platform.python_version(), "torch": str(torch.__version__),
+    try:
+        ours = importlib.metadata.version("fer-study")
+    except importlib.metadata.PackageNotFoundError:  # a checkout on sys.path instead of installed
+        ours = "unknown"
+    return {"fer_utils": ours, "python": platform.python_version(), "torch": str(torch.__version__),
             "torchvision": str(torchvision.__version__)}
 
 

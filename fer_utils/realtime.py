@@ -8,9 +8,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import EMOTIONS
 from .classifier import FERClassifier, SingleView
 from .data import IMAGE_SUFFIXES
+from .labels import EMOTIONS
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 

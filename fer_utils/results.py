@@ -13,10 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-from . import EMOTIONS
 from .checkpoint import load_checkpoint, save_checkpoint
+from .classifier import load_classifier
+from .data import load_arrays
+from .labels import EMOTIONS
 from .paths import MODELS_DIR, ROOT, SHIPPED_CHECKPOINT
+from .plots import confusion_matrices
 from .provenance import file_sha256
+from .runs import summarise
+from .scores import accuracy
+from .splits import training_split
+from .views import TTA_MODES, best_views
 
 METRICS = MODELS_DIR / "fer2013-resnet18.metrics.json"
 REALTIME = MODELS_DIR / "realtime-benchmark.json"
@@ -43,21 +50,20 @@ def ship(checkpoint: Path | str, force: bool = False) -> Path:
     return SHIPPED_CHECKPOINT
 
 
+def shipped_run() -> dict:
+    """The shipped model's training, summarised like a run (for evaluate-only reports)."""
+    return summarise(load_checkpoint(SHIPPED_CHECKPOINT), SHIPPED_CHECKPOINT.parent, SHIPPED_CHECKPOINT)
+
+
 def record_views(path: Path | str = SHIPPED_CHECKPOINT) -> dict:
     """Choose a checkpoint's test-time views on its own validation split and record them in it, for checkpoints
     written before training did so itself. Returns the validation accuracy of each choice."""
-    from .augment import TTA_MODES, best_views
-    from .classifier import load_classifier
-    from .data import load_arrays
-    from .evaluate import train_val_split_of
-
     classifier = load_classifier(path, "cpu")
     arrays = load_arrays(classifier.config.get("data_dir") or None, verbose=False)
-    _, val = train_val_split_of(arrays, classifier.config)
-    accuracy = {mode: float((classifier.predict_proba(val.images, tta=mode).argmax(1) == val.labels).mean())
-                for mode in TTA_MODES}
-    save_checkpoint(path, {**load_checkpoint(path), "tta": best_views(accuracy), "tta_val_acc": accuracy})
-    return accuracy
+    val = training_split(arrays, classifier.config).val
+    scores = {mode: accuracy(classifier.predict_proba(val.images, tta=mode), val.labels) for mode in TTA_MODES}
+    save_checkpoint(path, {**load_checkpoint(path), "tta": best_views(scores), "tta_val_acc": scores})
+    return scores
 
 
 def _pct(value: float) -> str:
@@ -220,13 +226,11 @@ def adopt_metrics(report: Path) -> None:
     shipped = file_sha256(SHIPPED_CHECKPOINT)
     if metrics["provenance"]["checkpoint_sha256"] != shipped:
         raise SystemExit(f"{report} evaluated another checkpoint ({metrics['provenance']['checkpoint']}); run "
-                         "`make report PROFILE=shipped` to evaluate the shipped one")
+                         "`make report PROFILE=evaluate` to evaluate the shipped one")
     METRICS.write_text(json.dumps(metrics, indent=2) + "\n")
 
 
 def render() -> None:
-    from .plots import confusion_matrices
-
     metrics = json.loads(METRICS.read_text())
     realtime = json.loads(REALTIME.read_text()) if REALTIME.exists() else None
     precision = json.loads(PRECISION.read_text()) if PRECISION.exists() else None
@@ -249,12 +253,12 @@ def main(argv=None) -> int:
     if args.command == "ship":
         path = ship(args.checkpoint, args.force)
         print(f"shipped {args.checkpoint} as {path} ({path.stat().st_size / 1e6:.1f} MB); now evaluate it with "
-              "`make report PROFILE=shipped`, then "
+              "`make report PROFILE=evaluate`, then "
               "`python -m fer_utils.results render --metrics reports/metrics.json`")
     elif args.command == "views":
         accuracy = record_views(args.checkpoint)
         print(f"{args.checkpoint}: validation accuracy {accuracy}; recorded {load_checkpoint(args.checkpoint)['tta']}; "
-              "now evaluate it with `make report PROFILE=shipped`")
+              "now evaluate it with `make report PROFILE=evaluate`")
     else:
         if args.metrics:
             adopt_metrics(args.metrics)

@@ -21,9 +21,10 @@ from pathlib import Path
 import optuna
 import yaml
 
-from . import EMOTIONS
 from .config import TRAINING_OPTIONS, ConfigError, load_profile, training_config
 from .data import load_arrays
+from .evaluate import report
+from .labels import EMOTIONS
 from .paths import MODELS_DIR, RUNS_DIR
 from .provenance import git_commit, versions
 
@@ -254,56 +255,20 @@ def balance_recalls(trials) -> dict:
             for _, row in trials.iterrows()}
 
 
+def balance_comparison(trials, val_labels, val_predicted) -> tuple[dict, dict]:
+    """Validation recall per class of each balance mode and of the shipped model (given its validation predictions),
+    and the shipped model's validation accuracy and macro F1 (for ``findings.balance_findings``)."""
+    shipped = report(val_labels, val_predicted)
+    recalls = {**balance_recalls(trials),
+               "shipped model": {name: shipped["per_class"][name]["recall"] for name in EMOTIONS}}
+    return recalls, {"acc": shipped["accuracy"], "macro_f1": shipped["macro_f1"]}
+
+
 def balance_table(trials):
     """One row per balance mode: accuracy, macro F1 and recall per class on validation, epochs and minutes."""
     columns = ["val_acc", "val_macro_f1", *(f"recall_{name}" for name in EMOTIONS), "epochs", "minutes"]
     order = [mode for mode in trials.attrs["sweep"]["space"]["balance"] if mode in set(trials["balance"])]
     return trials.set_index("balance").loc[order, columns].round(4)
-
-
-def balance_findings(trials, shipped: dict) -> str:
-    """What the class-balance sweep shows, from its numbers: the mode with the best validation macro F1, and what it
-    does to accuracy and to the rarest and weakest classes (``shipped``: the shipped model's validation scores)."""
-    table = trials.set_index("balance")
-    best, none = table["val_macro_f1"].idxmax(), table.loc["none"]
-    gains = {name: table.loc[best, f"recall_{name}"] - none[f"recall_{name}"] for name in EMOTIONS}
-    up, down = max(gains, key=gains.get), min(gains, key=gains.get)
-    budget = trials.attrs["sweep"]["proxy"].get("minutes") or table["minutes"].max()
-    text = (f"On the same budget ({budget:g} min of training each), **balance={best}** gives the best validation "
-            f"macro F1: {table.loc[best, 'val_macro_f1']:.3f}, against {none['val_macro_f1']:.3f} without balancing "
-            f"(accuracy {table.loc[best, 'val_acc']:.2%} against {none['val_acc']:.2%}). ")
-    if best != "none":
-        text += (f"It raises recall most for {up} ({none[f'recall_{up}']:.2f} → {table.loc[best, f'recall_{up}']:.2f})"
-                 f" and {'lowers it most' if gains[down] < 0 else 'least'} for {down} ({gains[down]:+.2f}). ")
-    text += (f"The shipped model, trained for longer, scores {shipped['macro_f1']:.3f} macro F1 and "
-             f"{shipped['acc']:.2%} accuracy on the same validation split. ")
-    cost = none["val_acc"] - table.loc[best, "val_acc"]
-    if best == "none":
-        text += "Balancing does not pay here, so the profiles keep balance=none."
-    elif cost > 0.005:
-        text += (f"balance={best} buys its macro F1 with {100 * cost:.1f} points of accuracy, so the profiles, "
-                 f"which aim at accuracy, keep balance=none; where the rare classes matter more than accuracy, train "
-                 f"with balance={best}.")
-    else:
-        text += f"balance={best} raises macro F1 without costing accuracy, so it is worth a full-length run."
-    return text
-
-
-def shown(value) -> str:
-    return f"{value:.3g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
-
-
-def recipe_findings(trials, profile: str = "cpu") -> str:
-    """What the recipe sweep shows: the best trial's options against the profile's, and the spread of the trials."""
-    done = trials[trials["state"] == "complete"].sort_values("val_acc", ascending=False)
-    best, params = done.iloc[0], list(trials.attrs["sweep"]["space"])
-    defaults = training_config(profile, trials.attrs["sweep"]["proxy"]).as_dict()
-    changes = ", ".join(f"{p} {shown(defaults[p])} → {shown(best[p])}" for p in params)
-    return (f"{len(done)} of {len(trials)} trials ran to the end ({len(trials) - len(done)} pruned). The best reached "
-            f"{best['val_acc']:.2%} validation accuracy on the proxy budget (median of the finished trials "
-            f"{done['val_acc'].median():.2%}, worst {done['val_acc'].min():.2%}), with {changes} against the "
-            f"{profile} profile. A proxy of {defaults['minutes'] or best['minutes']:g} minutes ranks recipes for "
-            "short training; a full-length run decides whether a change carries over.")
 
 
 def main(argv=None) -> int:

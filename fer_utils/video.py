@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from . import EMOTIONS
+from .labels import EMOTIONS
 from .realtime import EmotionRecognizer, SourceError, draw, frame_rate, frames, is_still
 
 

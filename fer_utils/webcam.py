@@ -8,7 +8,8 @@ import sys
 
 import cv2
 
-from .classifier import fast_classifier, load_classifier
+from .classifier import load_classifier
+from .onnx_twin import fast_classifier
 from .realtime import EmotionRecognizer, SourceError, draw, frames
 
 

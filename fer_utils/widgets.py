@@ -20,7 +20,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from . import EMOTIONS
+from .labels import EMOTIONS
 from .realtime import EmotionRecognizer, SourceError, draw, frames
 
 STATIC = Path(__file__).parent / "static"

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_utils import EMOTIONS
+from fer_utils.labels import EMOTIONS
 from fer_utils.paths import ROOT
 
 SAMPLE_DIR = ROOT / "tests" / "data" / "fer2013-sample"
@@ -35,6 +35,7 @@ def zip_folder(folder: Path, archive: Path, prefix: str = "") -> Path:
 
 
 TINY = {"epochs": 3, "batch_size": 16, "stem": "imagenet", "optimizer": "adam", "lr": 0.003, "schedule": "cosine"}
+QUICK = {**TINY, "tta": "none"}  # where the test-time views are not under test: no choice of views at the end
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,109 @@
+"""Class balance and batch mixing: what they do to the batches and the labels."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fer_utils import augment, loaders, models, train
+from fer_utils.config import TrainConfig, training_config
+from fer_utils.distributed import Ranks
+from fer_utils.schedule import Clock
+
+
+def coded_batch(n=32):
+    """A float batch whose every pixel holds the image's label plus one, and the labels."""
+    labels = torch.arange(n) % 7
+    return (labels.float() + 1).view(n, 1, 1, 1).expand(n, 1, 8, 8).contiguous(), labels
+
+
+def test_mixup_mixes_images_and_labels_by_the_same_share():
+    x, y = coded_batch()
+    mixed, y_a, y_b, lam = augment.mix(x, y, 0.4, 0.0, torch.Generator().manual_seed(0))
+    assert torch.equal(y_a, y) and 0 < lam < 1 and not torch.equal(y_b, y)
+    expected = lam * (y_a.float() + 1) + (1 - lam) * (y_b.float() + 1)
+    torch.testing.assert_close(mixed[:, 0, 0, 0], expected)
+    assert torch.equal(mixed.amin(dim=(1, 2, 3)), mixed.amax(dim=(1, 2, 3)))  # a blend of whole images
+
+
+def test_cutmix_pastes_a_rectangle_and_lam_is_the_share_left():
+    x, y = coded_batch()
+    for seed in range(5):
+        mixed, y_a, y_b, lam = augment.mix(x, y, 0.0, 1.0, torch.Generator().manual_seed(seed))
+        kept = (mixed[:, 0] == (y_a.float() + 1).view(-1, 1, 1)).flatten(1).float().mean(1)
+        differs = y_a != y_b  # where an image meets itself, the patch changes nothing
+        torch.testing.assert_close(kept[differs], torch.full_like(kept[differs], lam))
+        pasted = mixed[:, 0] == (y_b.float() + 1).view(-1, 1, 1)
+        assert bool(((mixed[:, 0] == (y_a.float() + 1).view(-1, 1, 1)) | pasted).all())
+
+
+def test_no_mixing_leaves_the_batch_alone():
+    x, y = coded_batch()
+    mixed, y_a, y_b, lam = augment.mix(x, y, 0.0, 0.0, torch.Generator().manual_seed(0))
+    assert mixed is x and lam == 1.0 and torch.equal(y_a, y_b)
+
+
+def imbalanced_labels(common=900, rare=100) -> torch.Tensor:
+    return torch.cat([torch.zeros(common, dtype=torch.long), torch.ones(rare, dtype=torch.long)])
+
+
+def test_class_weights_give_every_class_the_same_total_weight():
+    labels = imbalanced_labels().numpy()
+    weights = train.class_weights(labels)
+    totals = weights[:2] * torch.tensor(np.bincount(labels), dtype=torch.float32)
+    torch.testing.assert_close(totals[0], totals[1])
+    assert weights[1] / weights[0] == pytest.approx(9.0)
+
+
+def test_the_balanced_sampler_draws_the_classes_about_equally():
+    labels = imbalanced_labels()
+    faces = torch.zeros(len(labels), 48, 48, dtype=torch.uint8)
+    weights = train.class_weights(labels.numpy())[labels]
+    config = TrainConfig(batch_size=100, flip=0.0, rotation=0.0, translate=0.0, scale=0.0, erasing=0.0)
+    cfg = models.model_config("fer", 1, 48, 0.0, 1.0)
+    drawn = torch.cat([y for _, y in loaders.fast_batches(faces, labels, config, cfg, torch.Generator().manual_seed(0),
+                                                          weights)])
+    assert len(drawn) == len(labels)
+    assert 0.4 < drawn.float().mean() < 0.6  # a tenth of the faces, half of the draws
+    plain = torch.cat([y for _, y in loaders.fast_batches(faces, labels, config, cfg,
+                                                          torch.Generator().manual_seed(0))])
+    assert plain.float().mean() == pytest.approx(0.1)  # without the weights, each face once
+
+
+def test_the_weighted_loss_is_what_a_step_minimises():
+    torch.manual_seed(0)
+    model, _ = models.build_model("imagenet", 1)
+    config = training_config("smoke", {"label_smoothing": 0.0, "balance": "loss"})
+    x, y = torch.randn(8, 1, 48, 48), imbalanced_labels(6, 2)
+    weights = train.class_weights(y.numpy())
+    run = train.Run(config, torch.device("cpu"), Ranks(), Clock(config, 1), torch.Generator().manual_seed(0), False,
+                    False, weights)
+    with torch.no_grad():
+        expected = F.cross_entropy(model.train()(x), y, weight=weights).item()
+    torch.manual_seed(0)
+    model, _ = models.build_model("imagenet", 1)
+    loss, _ = train.train_step(model, torch.optim.SGD(model.parameters(), lr=0.0), x, y, run)
+    assert loss == pytest.approx(expected, rel=1e-5)
+    assert loss != pytest.approx(F.cross_entropy(model(x), y).item(), rel=1e-3)
+
+
+@pytest.mark.parametrize("balance", ["none", "loss", "sampler"])
+def test_training_passes_the_balance_on(balance, tiny_data, tmp_path, monkeypatch):
+    from conftest import QUICK
+
+    seen, step, batches = {}, train.train_step, loaders.fast_batches
+
+    def recording_step(model, optimizer, x, y, run):
+        seen["loss_weights"] = run.loss_weights
+        return step(model, optimizer, x, y, run)
+
+    def recording_batches(*args, **kwargs):
+        seen["sample_weights"] = args[5]
+        return batches(*args, **kwargs)
+
+    monkeypatch.setattr(train, "train_step", recording_step)
+    monkeypatch.setattr(train, "fast_batches", recording_batches)
+    train.train("smoke", {**QUICK, "epochs": 1, "balance": balance, "data_dir": str(tiny_data)}, tmp_path,
+                progress=False)
+    assert (seen["loss_weights"] is not None) == (balance == "loss")
+    assert (seen["sample_weights"] is not None) == (balance == "sampler")
