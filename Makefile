@@ -9,16 +9,15 @@ PROFILE  ?= auto
 FER2013_ZIP ?=
 export FER2013_ZIP
 
-PACKAGE  := $(wildcard fer_utils/*.py) pyproject.toml
-NAMES    := 01-data-exploration 02-training 03-evaluation 04-error-analysis 05-webcam-demo
-REPORTS  := $(addprefix reports/,$(addsuffix .ipynb,$(NAMES)))
+REPORTS  := $(patsubst notebooks/%,reports/%,$(wildcard notebooks/[0-9][0-9]-*.ipynb))
 PROFILE_STAMP := reports/.profile-$(PROFILE)
+DEPS     := reports/.modules.mk
 
-.PHONY: help setup kernel-user data report smoke test lint lab results gpu-profiles sweep clean
+.PHONY: help setup kernel-user data report smoke test test-fast lint lab results gpu-profiles sweep clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
-	@echo "  options: PROFILE=auto|smoke|cpu|full|original|shipped (auto: full on a GPU, cpu otherwise), FER2013_ZIP=path/to/fer2013.zip"
+	@echo "  options: PROFILE=auto|smoke|cpu|evaluate|full|original (auto: full on a GPU, cpu otherwise), FER2013_ZIP=path/to/fer2013.zip"
 
 setup: $(STAMP) ## create .venv with everything installed, and its own Jupyter kernel "fer-study"
 
@@ -40,22 +39,38 @@ kernel-user: $(STAMP) ## register this checkout's kernel for a Jupyter installed
 data: $(STAMP) ## obtain and verify FER2013 in data/fer2013 (from a folder, FER2013_ZIP, fer2013.csv or Kaggle)
 	$(PY) -c "from fer_utils.data import load_arrays; load_arrays()"
 
-# One executed notebook per report; each depends on its notebook, the package and the report before it.
+# One executed notebook per report. Each depends on its notebook, on the fer_utils modules that the notebook uses
+# (directly or through other modules; $(DEPS), written from the source by fer_utils.imports), on the profile, and
+# on the report whose output it reads: notebooks 03-05 use the checkpoint that notebook 02 trains.
+reports/01-data-exploration.ipynb: notebooks/01-data-exploration.ipynb
+reports/02-training.ipynb: notebooks/02-training.ipynb
+reports/03-evaluation.ipynb: notebooks/03-evaluation.ipynb reports/02-training.ipynb
+reports/04-error-analysis.ipynb: notebooks/04-error-analysis.ipynb reports/02-training.ipynb
+reports/05-webcam-demo.ipynb: notebooks/05-webcam-demo.ipynb reports/02-training.ipynb
+
+reports/%.ipynb: $(PROFILE_STAMP) pyproject.toml | $(STAMP)
+	$(PY) -m fer_utils.pipeline --profile $(PROFILE) --only $*
+
 $(PROFILE_STAMP): | $(STAMP)
 	mkdir -p reports && rm -f reports/.profile-* && touch $@
 
-reports/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(PROFILE_STAMP) | $(STAMP)
-	$(PY) -m fer_utils.pipeline --profile $(PROFILE) --only $*
+$(DEPS): $(wildcard fer_utils/*.py) $(wildcard notebooks/*.ipynb) | $(STAMP)
+	mkdir -p reports && $(PY) -m fer_utils.imports > $@
 
-$(foreach i,2 3 4 5,$(eval $(word $(i),$(REPORTS)): $(word $(shell expr $(i) - 1),$(REPORTS))))
+ifneq ($(filter report smoke reports/%,$(MAKECMDGOALS)),)
+include $(DEPS)
+endif
 
 report: $(REPORTS) ## run all notebooks on PROFILE into reports/ (executed .ipynb + HTML)
 
 smoke: ## run all notebooks on the smoke profile (seconds, tiny data)
 	$(MAKE) report PROFILE=smoke
 
-test: $(STAMP) ## run the tests, including a smoke run of the whole pipeline
+test: $(STAMP) ## run the tests, including a smoke run of the whole pipeline (what CI runs)
 	$(PY) -m pytest
+
+test-fast: $(STAMP) ## the tests for the edit loop: no notebooks, training runs, browser or several processes
+	$(PY) -m pytest -m "not slow and not browser"
 
 lint: $(STAMP) ## check the code with ruff
 	$(VENV)/bin/ruff check fer_utils tests benchmarks

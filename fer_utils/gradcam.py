@@ -4,8 +4,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .views import preprocess
 from .classifier import FERClassifier, to_faces
+from .views import preprocess
 
 
 def gradcam(classifier: FERClassifier, faces, classes=None) -> np.ndarray:

@@ -1,3 +1,5 @@
+import os
+import shutil
 import subprocess
 import sys
 
@@ -5,6 +7,7 @@ import pytest
 
 from fer_utils import config, pipeline
 from fer_utils.config import ConfigError, TrainConfig, training_config
+from fer_utils.paths import ROOT
 
 
 @pytest.mark.parametrize("key, value, allowed", [
@@ -25,7 +28,8 @@ def test_a_wrong_value_names_the_allowed_ones(key, value, allowed):
     ("lr", True, "lr must be of type float, got True"),
     ("crop", "yes", "crop must be of type bool"),
     ("epochs", 0, "epochs must be positive"),
-    ("flip", 1.5, r"flip must lie in \[0, 1\)"),
+    ("flip", 1.5, r"flip is a probability and must lie in \[0, 1\], got 1.5"),
+    ("flip", -0.1, r"flip is a probability"),
     ("ema", 1.0, r"ema must lie in \[0, 1\)"),
     ("minutes", -5.0, "minutes must be 0 \\(no time budget\\) or positive, got -5.0"),
     ("small_input", 48, "small_input must be 0 \\(off\\) or from 8 up to below input_size 48, got 48"),
@@ -38,7 +42,7 @@ def test_a_wrong_type_or_range_is_an_error(key, value, message):
 
 def test_progressive_resizing_needs_the_fast_pipeline():
     with pytest.raises(ConfigError, match="small_input \\(progressive resizing\\) needs pipeline=fast"):
-        training_config("cpu", {"pipeline": "torchvision"})
+        training_config("cpu-budget", {"pipeline": "torchvision"})
 
 
 def test_crops_must_be_smaller_than_the_faces():
@@ -50,22 +54,45 @@ def test_numbers_are_accepted_where_floats_are_expected():
     assert training_config("cpu", {"lr": 1}).lr == 1
 
 
+def test_a_mirror_image_every_time_is_allowed():
+    assert TrainConfig(flip=1.0).flip == 1.0 and TrainConfig(flip=0.0).flip == 0.0
+
+
 def test_an_unknown_training_option_is_an_error():
     with pytest.raises(ConfigError, match="unknown training options balanse"):
         training_config("cpu", {"balanse": "loss"})
 
 
-def test_a_profile_key_that_nothing_uses_is_an_error(tmp_path):
+def test_a_profile_key_that_is_no_training_option_is_an_error(tmp_path):
     profile = tmp_path / "typo.yaml"
     profile.write_text("epochs: 3\nlearning_rate: 0.1\n")
-    with pytest.raises(ConfigError, match="profile .*typo.yaml' sets learning_rate, which neither training nor any "
-                                          "notebook uses"):
+    with pytest.raises(ConfigError, match="typo.yaml sets learning_rate, which are not training options.*"
+                                          "parameters for the notebooks alone go under notebooks:"):
         config.load_profile(str(profile))
 
 
-def test_a_profile_may_set_notebook_parameters():
-    assert config.load_profile("smoke")["demo_seconds"] > 0  # notebook 05's, not a training option
-    assert "demo_seconds" in config.notebook_parameters()["05-webcam-demo"]
+def test_notebook_parameters_sit_in_their_own_section_which_the_pipeline_checks(tmp_path):
+    assert config.load_profile("smoke")["notebooks"]["demo_seconds"] > 0  # notebook 05's, not a training option
+    assert "demo_seconds" in pipeline.notebook_parameters()["05-webcam-demo"]
+    assert pipeline.notebook_inputs("smoke", {}, tmp_path, tmp_path)["05-webcam-demo"]["demo_seconds"] == 4.0
+    profile = tmp_path / "typo.yaml"
+    profile.write_text("epochs: 3\nnotebooks:\n  demo_secs: 4.0\n")
+    assert training_config(str(profile)).epochs == 3  # training reads its own keys only
+    with pytest.raises(ConfigError, match="notebooks section of profile .* sets demo_secs, which neither training "
+                                          "nor any notebook uses"):
+        pipeline.notebook_inputs(str(profile), {}, tmp_path, tmp_path)
+
+
+def test_training_configuration_needs_no_notebooks(tmp_path):
+    """config is the lowest layer: a copy of the package and the profiles, without notebooks/, trains."""
+    shutil.copytree(ROOT / "fer_utils", tmp_path / "fer_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(config.CONFIG_DIR, tmp_path / "configs")
+    code = ("import fer_utils.config as c; assert c.__file__.startswith(%r); print(c.training_config('smoke').epochs)"
+            % str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2" and not (tmp_path / "notebooks").exists()
 
 
 def test_every_shipped_profile_is_a_valid_training_configuration():
@@ -88,7 +115,7 @@ def test_training_overrides_that_notebook_02_does_not_declare_reach_it_as_option
     assert inputs["03-evaluation"]["checkpoint"] == str(tmp_path / "runs" / "smoke" / "best.pt")
     assert inputs["04-error-analysis"]["reports_dir"] == str(tmp_path.resolve())
     assert "epochs" not in inputs["03-evaluation"]
-    assert pipeline.notebook_inputs("shipped", {}, tmp_path, tmp_path)["03-evaluation"]["checkpoint"] == ""
+    assert pipeline.notebook_inputs("evaluate", {}, tmp_path, tmp_path)["03-evaluation"]["checkpoint"] == ""
 
 
 def test_the_training_command_line_says_what_is_wrong_without_a_traceback():

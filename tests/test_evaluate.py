@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from fer_utils import EMOTIONS, calibration, evaluate, perturb
+from fer_utils import EMOTIONS, calibration, evaluate, findings, perturb
+from fer_utils.scores import softmax
 
 
 def test_report_on_hand_made_predictions():
@@ -37,7 +38,8 @@ def test_split_accuracies_and_leak_free(tmp_path):
     arrays = FERArrays(images, np.array([0, 1, 2, 0, 1, 2]),
                        np.array(["train", "train", "train", "PublicTest", "PublicTest", "PrivateTest"]),
                        np.array([f"f{i}" for i in range(6)]), "hash")
-    result = evaluate.split_accuracies(arrays, np.array([0, 0, 2]))
+    test = arrays.split("test")
+    result = evaluate.split_accuracies(evaluate.test_subsets(arrays), test.labels, np.array([0, 0, 2]))
     assert result["PublicTest"] == {"accuracy": 0.5, "n": 2}
     assert result["PrivateTest"] == {"accuracy": 1.0, "n": 1}
     assert result["combined"]["accuracy"] == pytest.approx(2 / 3)
@@ -65,7 +67,7 @@ def test_temperature_scaling_lowers_nll_of_an_overconfident_toy():
     temperature = calibration.fit_temperature(logits, labels)
     assert temperature > 2
     assert calibration.nll(logits, labels, temperature) < calibration.nll(logits, labels) - 0.5
-    probs_raw, probs_scaled = calibration.softmax(logits), calibration.softmax(logits, temperature)
+    probs_raw, probs_scaled = softmax(logits), softmax(logits, temperature)
     assert calibration.expected_calibration_error(probs_scaled, labels) < calibration.expected_calibration_error(
         probs_raw, labels)
     confidence, accuracy = calibration.reliability(probs_raw, labels)
@@ -100,7 +102,7 @@ def test_findings_come_from_the_numbers():
     curves = {"blur": ([0, 1], [0.6, 0.3]), "noise": ([0, 1], [0.6, 0.55])}
     recall = {name: 0.5 for name in EMOTIONS} | {"happy": 0.9, "fear": 0.2}
     support = {name: 100 for name in EMOTIONS}
-    text = evaluate.findings(0.6, {"temperature": 1.5, "ece_raw": 0.1, "ece_scaled": 0.02, "nll_raw": 1.1,
+    text = findings.error_analysis(0.6, {"temperature": 1.5, "ece_raw": 0.1, "ece_scaled": 0.02, "nll_raw": 1.1,
                                    "nll_scaled": 1.0}, curves, recall, support, [(2, 5, 40), (5, 4, 30)])
     assert "60.0%" in text and "*happy* is recognised best" in text and "*fear* worst" in text
     assert "over-confident" in text and "blur (30.0%)" in text and "noise matters least" in text

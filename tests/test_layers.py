@@ -1,16 +1,13 @@
 """The package's imports point one way, down the data flow, with no circle: read from the source (imports inside
 functions count), never by importing it."""
 
-import ast
-from pathlib import Path
-
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "fer_utils"
+from fer_utils.imports import PACKAGE, import_graph, imported_modules, notebook_modules
 
 # Lowest first. A module imports only modules of lower layers (the package's __init__ is above them all).
 LAYERS = [
-    ["labels", "paths", "device", "scores"],  # no imports of the package
+    ["labels", "paths", "device", "scores", "imports"],  # no imports of the package
     ["provenance", "config", "data", "models", "views", "checkpoint"],  # options, arrays, the network, its input
     ["audit", "augment", "schedule", "distributed", "classifier", "perturb", "calibration"],
     ["splits", "loaders", "runs", "export", "gradcam", "evaluate"],
@@ -20,25 +17,6 @@ LAYERS = [
     ["__init__"],
 ]
 MAX_LINES = 400
-
-
-def imported_modules(path: Path) -> set[str]:
-    """The fer_utils modules that ``path`` imports anywhere in its code."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level == 1 or base.split(".")[0] == "fer_utils":
-                inner = base.removeprefix("fer_utils").lstrip(".") if node.level == 0 else base
-                found |= {inner.split(".")[0]} if inner else {alias.name for alias in node.names}
-        elif isinstance(node, ast.Import):
-            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("fer_utils.")}
-    return found
-
-
-def import_graph() -> dict[str, set[str]]:
-    modules = {p.stem: p for p in PACKAGE.glob("*.py")}
-    return {name: imported_modules(path) & set(modules) for name, path in modules.items()}
 
 
 def test_every_module_has_a_layer():
@@ -69,11 +47,18 @@ def test_there_is_no_circle_among_the_imports():
         visit(name, [])
 
 
-def test_the_checker_sees_imports_inside_functions(tmp_path):
-    source = tmp_path / "m.py"
-    source.write_text("from .a import x\nimport fer_utils.b\n\ndef f():\n    from . import c, d\n"
-                      "    from fer_utils.e import y\n    from fer_utils import g\n")
+def test_the_checker_sees_imports_inside_functions():
+    source = ("from .a import x\nimport fer_utils.b\nimport numpy\nfrom numpy import linalg\n\ndef f():\n"
+              "    from . import c, d\n    from fer_utils.e import y\n    from fer_utils import g\n")
     assert imported_modules(source) == {"a", "b", "c", "d", "e", "g"}
+
+
+def test_a_report_depends_on_the_modules_its_notebook_uses_and_theirs(tmp_path):
+    graph = {"__init__": {"classifier"}, "plots": {"data"}, "data": {"labels"}, "labels": set(), "classifier": set(),
+             "train": {"data"}}
+    notebook = tmp_path / "01-x.ipynb"
+    notebook.write_text('{"cells": [{"cell_type": "code", "source": ["from fer_utils import plots\\n"]}]}')
+    assert notebook_modules(notebook, graph) == {"__init__", "plots", "data", "labels"}
 
 
 @pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.name)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import TINY
 
-from fer_utils import EMOTIONS, plots, sweep
+from fer_utils import EMOTIONS, findings, plots, sweep
 from fer_utils.paths import CONFIG_DIR
 
 
@@ -92,9 +92,9 @@ def test_two_workers_share_a_grid_study_and_run_each_trial_once(tiny_data, tmp_p
     assert all(set(r) == set(EMOTIONS) and all(0 <= v <= 1 for v in r.values()) for r in recalls.values())
     plots.recall_by_variant(recalls)
     best = trials.loc[trials["val_macro_f1"].idxmax(), "balance"]
-    findings = sweep.balance_findings(trials, {"acc": 0.5, "macro_f1": 0.4})
-    assert f"**balance={best}** gives the best validation macro F1" in findings
-    assert "0.400 macro F1 and 50.00% accuracy" in findings
+    text = findings.balance_findings(trials, {"acc": 0.5, "macro_f1": 0.4})
+    assert f"**balance={best}** gives the best validation macro F1" in text
+    assert "0.400 macro F1 and 50.00% accuracy" in text
 
 
 @pytest.mark.slow
@@ -113,6 +113,6 @@ def test_two_workers_share_a_tpe_study_with_pruning(tiny_data, tmp_path):
     trials = sweep.load_results("recipe", tmp_path / "results")
     plots.sweep_effects(trials, ["lr", "label_smoothing"], "val_acc")
     finished = trials[trials["state"] == "complete"]
-    findings = sweep.recipe_findings(trials, profile="smoke")
-    assert f"{len(finished)} of 5 trials ran to the end" in findings
-    assert f"{finished['val_acc'].max():.2%} validation accuracy" in findings
+    text = findings.recipe_findings(trials)
+    assert f"{len(finished)} of 5 trials ran to the end" in text and "against the smoke profile" in text
+    assert f"{finished['val_acc'].max():.2%} validation accuracy" in text

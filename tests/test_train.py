@@ -18,6 +18,7 @@ from fer_utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoi
 from fer_utils.classifier import load_classifier, to_faces
 from fer_utils.config import TrainConfig
 from fer_utils.data import FERArrays
+from fer_utils.splits import training_split
 
 
 @pytest.mark.parametrize("stem", models.STEMS)
@@ -348,6 +349,14 @@ def test_clean_leaves_out_blank_images_and_duplicates_that_disagree(tmp_path):
                          arrays=arrays, progress=False)
     info = result["info"]
     assert info["left_out"] >= 1 and info["train_images"] + info["left_out"] + info["val_images"] == 42
+
+    split = training_split(arrays, result["config"])  # what evaluation reports train and validation accuracy on
+    assert (len(split.train), len(split.val), split.left_out) == (info["train_images"], info["val_images"],
+                                                                   info["left_out"])
+    assert not set(split.train.names) & set(arrays.split("train").names[noisy])
+    mean, std = fer_utils.data.pixel_stats(split.train.images)  # training normalised with its own images' statistics
+    model = load_checkpoint(result["best_checkpoint"])["model"]
+    assert (model["mean"], model["std"]) == (round(mean, 4), round(std, 4))
 
 
 
