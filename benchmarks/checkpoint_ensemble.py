@@ -8,16 +8,20 @@ with one view and with ten crops. Prints a table, then a final line of JSON.
 import argparse
 import json
 
+import numpy as np
+
 from fer_utils import load_classifier
-from fer_utils.data import load_arrays, train_val_indices
+from fer_utils.data import FERArrays, load_arrays
+from fer_utils.scores import accuracy
+from fer_utils.splits import training_split
 
 
-def validation_split(classifiers: list) -> tuple[float, int]:
-    """The validation fraction and seed that every checkpoint was trained with (an error if they differ)."""
-    splits = {(c.config["val_fraction"], c.config["seed"]) for c in classifiers}
-    if len(splits) != 1:
-        raise SystemExit(f"the checkpoints were validated on different splits (val_fraction, seed): {sorted(splits)}")
-    return splits.pop()
+def validation_split(arrays: FERArrays, classifiers: list) -> FERArrays:
+    """The validation images that every checkpoint was selected on (an error if they differ)."""
+    splits = [training_split(arrays, c.config) for c in classifiers]
+    if any(not np.array_equal(s.val.names, splits[0].val.names) for s in splits[1:]):
+        raise SystemExit("the checkpoints were validated on different splits (val_fraction, seed, max_per_class)")
+    return splits[0].val
 
 
 def main() -> None:
@@ -28,12 +32,10 @@ def main() -> None:
     args = parser.parse_args()
     named = dict(pair.split("=", 1) for pair in args.checkpoints)
     classifiers = {name: load_classifier(path) for name, path in named.items()}
-    val_fraction, seed = validation_split(list(classifiers.values()))
     arrays = load_arrays(verbose=False)
-    train = arrays.split("train")
-    _, val_index = train_val_indices(train.labels, val_fraction, seed)
     limit = args.limit or None
-    splits = {"val": train.subset(val_index[:limit]), "test": arrays.split("test").subset(slice(limit))}
+    splits = {"val": validation_split(arrays, list(classifiers.values())).subset(slice(limit)),
+              "test": arrays.split("test").subset(slice(limit))}
     rows = {}
     for views in args.views:
         summed = {split: 0.0 for split in splits}
@@ -41,10 +43,10 @@ def main() -> None:
             for split, faces in splits.items():
                 proba = classifier.predict_proba(faces.images, tta=views)
                 summed[split] = summed[split] + proba
-                rows.setdefault(f"{name} {views}", {})[split] = float((proba.argmax(1) == faces.labels).mean())
+                rows.setdefault(f"{name} {views}", {})[split] = accuracy(proba, faces.labels)
             print(f"{name:>12} {views:>8}: " + "  ".join(f"{s} {rows[f'{name} {views}'][s]:.2%}" for s in splits),
                   flush=True)
-        rows[f"mean {views}"] = {s: float((summed[s].argmax(1) == f.labels).mean()) for s, f in splits.items()}
+        rows[f"mean {views}"] = {s: accuracy(summed[s], f.labels) for s, f in splits.items()}
         print(f"{'mean':>12} {views:>8}: " + "  ".join(f"{s} {rows[f'mean {views}'][s]:.2%}" for s in splits))
     print(json.dumps({"benchmark": "checkpoint_ensemble", "checkpoints": named,
                       "images": {s: len(f.labels) for s, f in splits.items()}, "accuracy": rows}))

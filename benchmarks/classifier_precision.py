@@ -24,7 +24,7 @@ from fer_utils.device import cpu_has_bf16
 from fer_utils.onnx_twin import OnnxClassifier, fast_classifier
 from fer_utils.paths import MODELS_DIR
 from fer_utils.provenance import cpu_description
-from fer_utils.scores import softmax
+from fer_utils.scores import accuracy, softmax
 from fer_utils.views import batched_logits
 
 
@@ -71,18 +71,18 @@ def main() -> None:
         names = list(variants)[round_index % len(variants):] + list(variants)[:round_index % len(variants)]
         for name in names:
             latency[name].append(median_ms(variants[name], face, args.repeats))
-    accuracy = {name: float((np.concatenate([v.predict_proba(test.images[i:i + 512]) for i in
-                                             range(0, len(test), 512)]).argmax(1) == test.labels).mean())
-                for name, v in variants.items()}
+    test_accuracy = {name: accuracy(np.concatenate([v.predict_proba(test.images[i:i + 512])
+                                                     for i in range(0, len(test), 512)]), test.labels)
+                     for name, v in variants.items()}
     base = "onnxruntime fp32"
     print(f"\n{classifier}; {cpu_description()}; batch 1, best of {args.rounds} alternating rounds")
     print(f"{'variant':<20}{'ms per face':>12}{'speed-up':>10}{'test acc':>10}{'change':>9}")
     for name in variants:
         print(f"{name:<20}{min(latency[name]):>12.2f}{min(latency[base]) / min(latency[name]):>9.2f}x"
-              f"{accuracy[name]:>10.2%}{100 * (accuracy[name] - accuracy[base]):>+8.2f}p")
+              f"{test_accuracy[name]:>10.2%}{100 * (test_accuracy[name] - test_accuracy[base]):>+8.2f}p")
     summary = {"benchmark": "classifier_precision", "device": cpu_description(), "rounds": args.rounds,
                "ms_per_face": {n: round(min(v), 3) for n, v in latency.items()},
-               "test_accuracy": {n: round(a, 4) for n, a in accuracy.items()}}
+               "test_accuracy": {n: round(a, 4) for n, a in test_accuracy.items()}}
     if args.write:
         (MODELS_DIR / "classifier-precision.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps(summary))

@@ -186,6 +186,10 @@ def render_card(metrics: dict, checkpoint: dict) -> str:
            f"{config['small_input']} inputs (progressive resizing)" if config.get("small_input") else "")
         + (f", weight average (EMA {config['ema']})" if config.get("ema") else "") + ".",
         f"- Device {prov['trained_on']}, {(prov.get('training_wall_s') or 0) / 60:.1f} minutes of training.",
+        f"- Retrain it: `python -m fer_utils.train --profile {prov['training_profile']}` (`configs/"
+        f"{prov['training_profile']}.yaml`; `make report` on a CPU runs the same), then `python -m fer_utils.results "
+        f"ship runs/{prov['training_profile']}/best.pt`. A test checks that the profile still gives the "
+        "checkpoint's configuration.",
         f"- Data FER2013 (Kaggle msambare/fer2013), content hash `{prov['data_hash']}`; model selected on a seeded "
         "10 % validation split of train. The test set was not used for any choice.",
         f"- Code: git commit `{prov.get('training_git_commit')}` (training), `{prov['git_commit']}` (evaluation).",

@@ -87,8 +87,8 @@ def test_training_configuration_needs_no_notebooks(tmp_path):
     """config is the lowest layer: a copy of the package and the profiles, without notebooks/, trains."""
     shutil.copytree(ROOT / "fer_utils", tmp_path / "fer_utils", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(config.CONFIG_DIR, tmp_path / "configs")
-    code = ("import fer_utils.config as c; assert c.__file__.startswith(%r); print(c.training_config('smoke').epochs)"
-            % str(tmp_path))
+    code = (f"import fer_utils.config as c; assert c.__file__.startswith({str(tmp_path)!r}); "
+            "print(c.training_config('smoke').epochs)")
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert done.returncode == 0, done.stderr

@@ -1,6 +1,7 @@
 import csv
 import shutil
 import zipfile
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -156,9 +157,11 @@ def test_second_load_comes_from_the_cache(tiny_fer, no_sources, monkeypatch, tmp
     first = data.load_arrays(tiny_fer, cache_dir=tmp_path / "cache", verbose=False)
     assert len(list((tmp_path / "cache").glob(f"fer2013-{first.data_hash}.npz"))) == 1
     monkeypatch.setattr(data, "_decode", lambda *a: pytest.fail("decoded again despite the cache"))
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"read {self} again despite the cache"))
     second = data.load_arrays(tiny_fer, cache_dir=tmp_path / "cache", verbose=False)
     np.testing.assert_array_equal(first.images, second.images)
     np.testing.assert_array_equal(first.splits, second.splits)
+    assert second.data_hash == first.data_hash
 
 
 def test_changed_content_changes_the_hash(tiny_fer, no_sources, tmp_path):
@@ -167,6 +170,9 @@ def test_changed_content_changes_the_hash(tiny_fer, no_sources, tmp_path):
     after = data.load_arrays(tiny_fer, cache_dir=tmp_path / "cache", verbose=False)
     assert after.data_hash != before.data_hash
     assert after.images[list(after.names).index("train/angry/Training_0000.png")].max() == 0
+    (tiny_fer / "test" / "fear" / "PublicTest_2000.png").unlink()  # a file fewer: the arrays follow
+    fewer = data.load_arrays(tiny_fer, cache_dir=tmp_path / "cache", verbose=False)
+    assert len(fewer) == len(after) - 1 and fewer.data_hash not in (before.data_hash, after.data_hash)
 
 
 def test_split_comes_from_the_file_name():

@@ -15,10 +15,12 @@ def test_exported_model_matches_pytorch(tiny_run, tmp_path, fmt, suffix):
     faces = data.load_arrays(SAMPLE_DIR, cache_dir=tmp_path, verbose=False).images
     logits = export.run_exported(path, faces)
     assert logits.shape == (len(faces), 7)
-    expected = classifier.logits(faces, tta="none")
-    assert export.max_difference(expected, path, faces) <= 1e-4
-    assert export.max_difference(expected[:1], path, faces[:1]) <= 1e-4  # any batch size
+    assert export.difference_from_pytorch(classifier, path, faces) <= export.TOLERANCE
+    assert export.difference_from_pytorch(classifier, path, faces[:1]) <= export.TOLERANCE  # any batch size
     assert np.abs(logits).max() > 0
+    other = load_classifier(tiny_run["best_checkpoint"], device="cpu")
+    other.model.fc.bias.data += 1.0  # another network: the check must see it
+    assert export.difference_from_pytorch(other, path, faces) > export.TOLERANCE
 
 
 def test_int8_quantisation_stays_close_to_fp32(tiny_run, tmp_path):
@@ -36,7 +38,7 @@ def test_int8_quantisation_stays_close_to_fp32(tiny_run, tmp_path):
 
 def test_fast_classifier_precision_and_its_fallback(tiny_run, tmp_path, capsys, no_sources):
     pytest.importorskip("onnxruntime")
-    from fer_utils.classifier import OnnxClassifier, fast_classifier
+    from fer_utils.onnx_twin import OnnxClassifier, fast_classifier
 
     classifier = load_classifier(tiny_run["best_checkpoint"], device="cpu")
     with pytest.raises(ValueError, match="precision must be one of int8, fp32"):

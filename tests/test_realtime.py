@@ -56,8 +56,8 @@ def test_most_committed_sample_faces_are_detected():
     detector = realtime.FaceDetector()
     paths = sorted(SAMPLE_DIR.rglob("*.jpg"))
     found = sum(len(detector.detect(face_frame(face_file=p))) > 0 for p in paths)
-    # 74 % of these 84: each candidate must also pass a second cascade, which costs plain frames some faces and
-    # spares textured ones their false faces (FaceDetector's notes); the tracker then keeps a face once found.
+    # Not all: each candidate must also pass a second cascade, which costs plain frames some faces and spares
+    # textured ones their false faces (FaceDetector's notes); the tracker then keeps a face once found.
     assert found / len(paths) >= 0.7
 
 

@@ -7,6 +7,7 @@ import pytest
 from fer_utils import EMOTIONS, evaluate, results
 from fer_utils.checkpoint import load_checkpoint
 from fer_utils.classifier import load_classifier
+from fer_utils.config import TrainConfig, training_config
 from fer_utils.paths import ROOT
 from fer_utils.provenance import file_sha256
 
@@ -24,6 +25,15 @@ def test_readme_results_agree_with_the_shipped_metrics():
         "run: python -m fer_utils.results render")
     assert metrics["provenance"]["checkpoint_sha256"] == file_sha256(results.SHIPPED_CHECKPOINT)
     assert results.SHIPPED_CHECKPOINT.stat().st_size <= 25e6
+
+
+def test_the_shipped_model_is_retrained_by_the_profile_it_names():
+    """One profile file per published result: the shipped checkpoint's configuration is what its profile gives
+    today (options added since it was trained keep their defaults)."""
+    trained = load_checkpoint(results.SHIPPED_CHECKPOINT)["config"]
+    today, defaults = training_config(trained["profile"]).as_dict(), TrainConfig().as_dict()
+    assert {key: trained.get(key, defaults[key]) for key in today} == today
+    assert "python -m fer_utils.train --profile cpu" in (results.MODELS_DIR / "README.md").read_text()
 
 
 def fake_metrics() -> dict:
