@@ -123,3 +123,11 @@ def test_the_training_command_line_says_what_is_wrong_without_a_traceback():
                           capture_output=True, text=True)
     assert done.returncode == 2
     assert "amp must be one of auto, bf16, off; got 'bf61'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_pipeline_names_the_data_folder_once_for_every_notebook(tiny_fer, monkeypatch):
+    """Notebooks get FER2013 as a papermill parameter, never through the environment: an absolute folder, or
+    empty for the default data/fer2013 (so that the training configuration stays the profile's)."""
+    assert pipeline.data_folder(str(tiny_fer)) == str(tiny_fer.resolve())
+    monkeypatch.setattr(pipeline, "ensure_fer2013", lambda folder: pipeline.DEFAULT_DIR)
+    assert pipeline.data_folder("") == ""
