@@ -54,7 +54,7 @@ reports/%.ipynb: $(PROFILE_STAMP) pyproject.toml | $(STAMP)
 $(PROFILE_STAMP): | $(STAMP)
 	mkdir -p reports && rm -f reports/.profile-* && touch $@
 
-$(DEPS): $(wildcard fer_utils/*.py) $(wildcard notebooks/*.ipynb) | $(STAMP)
+$(DEPS): $(wildcard fer_utils/*.py fer_utils/*/*.py notebooks/*.ipynb) | $(STAMP)
 	mkdir -p reports && $(PY) -m fer_utils.imports > $@
 
 ifneq ($(filter report smoke reports/%,$(MAKECMDGOALS)),)

@@ -13,24 +13,47 @@ PACKAGE = Path(__file__).resolve().parent
 NOTEBOOKS = PACKAGE.parent / "notebooks"
 
 
-def imported_modules(source: str) -> set[str]:
-    """The names of the fer_utils modules that ``source`` imports anywhere (package-relative or absolute)."""
+def modules(package: Path = PACKAGE) -> dict[str, Path]:
+    """{dotted name inside the package: file}: "train" for train.py, "realtime.sources" for realtime/sources.py,
+    "realtime" for realtime/__init__.py, "__init__" for the package's own."""
+    found = {}
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package).with_suffix("").parts
+        if parts[-1] == "__init__" and len(parts) > 1:
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+def imported_modules(source: str, known: set[str], package: str = "") -> set[str]:
+    """The modules of ``known`` that ``source`` imports anywhere, package-relative or absolute; ``package`` is the
+    subpackage the source sits in ("" at the top, "realtime" for realtime/*.py)."""
     found = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level == 1 or base.split(".")[0] == "fer_utils":
-                inner = base.removeprefix("fer_utils").lstrip(".") if node.level == 0 else base
-                found |= {inner.split(".")[0]} if inner else {alias.name for alias in node.names}
+            if node.level == 0 and (node.module or "").split(".")[0] != "fer_utils":
+                continue
+            if node.level == 0:
+                base = node.module.removeprefix("fer_utils").lstrip(".")
+            else:
+                parents = package.split(".") if package else []
+                parents = parents[:len(parents) - (node.level - 1)] if node.level > 1 else parents
+                base = ".".join([*parents, *([node.module] if node.module else [])])
+            candidates = {base} | {f"{base}.{a.name}" if base else a.name for a in node.names}
+            found |= candidates & known
         elif isinstance(node, ast.Import):
-            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("fer_utils.")}
+            found |= {a.name.removeprefix("fer_utils.") for a in node.names if a.name.startswith("fer_utils.")} & known
     return found
 
 
 def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
     """{module: the package's modules it imports}."""
-    modules = {path.stem: path for path in package.glob("*.py")}
-    return {name: imported_modules(path.read_text()) & set(modules) for name, path in modules.items()}
+    files = modules(package)
+    graph = {}
+    for name, path in files.items():
+        inside = name if path.name == "__init__.py" and name != "__init__" else name.rpartition(".")[0]
+        graph[name] = imported_modules(path.read_text(), set(files), inside) - {name}
+    return graph
 
 
 def closure(names: set[str], graph: dict[str, set[str]]) -> set[str]:
@@ -49,16 +72,17 @@ def notebook_modules(notebook: Path, graph: dict[str, set[str]]) -> set[str]:
     """The package's modules that a notebook's code uses, directly or through other modules."""
     cells = json.loads(Path(notebook).read_text())["cells"]
     code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    return closure(imported_modules(code), graph)
+    return closure(imported_modules(code, set(graph)), graph)
 
 
 def make_dependencies(notebooks: Path = NOTEBOOKS) -> str:
     """One make line per notebook: its report depends on the module files the notebook uses."""
-    graph = import_graph()
+    graph, files = import_graph(), modules()
     lines = []
     for notebook in sorted(Path(notebooks).glob("[0-9][0-9]-*.ipynb")):
-        files = " ".join(f"fer_utils/{name}.py" for name in sorted(notebook_modules(notebook, graph)))
-        lines.append(f"reports/{notebook.stem}.ipynb: {files}")
+        used = sorted(files[name].relative_to(PACKAGE.parent).as_posix() for name in notebook_modules(notebook, graph))
+        files_used = " ".join(used)
+        lines.append(f"reports/{notebook.stem}.ipynb: {files_used}")
     return "\n".join(lines) + "\n"
 
 

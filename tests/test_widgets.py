@@ -47,7 +47,7 @@ def recorded_captures(monkeypatch):
             calls.append(("release", threading.current_thread()))
             return self.capture.release()
 
-    monkeypatch.setattr(realtime.cv2, "VideoCapture", RecordingCapture)
+    monkeypatch.setattr(cv2, "VideoCapture", RecordingCapture)
     return calls
 
 

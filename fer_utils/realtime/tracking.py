@@ -1,0 +1,166 @@
+"""Faces followed across the frames of a video (``FaceTracker``), and their probabilities smoothed (``Smoother``)."""
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .detect import FaceDetector, iou
+
+
+@dataclass
+class Track:
+    id: int
+    box: tuple
+    probs: np.ndarray
+    missed: int = 0
+
+
+@dataclass
+class Smoother:
+    """Matches faces across frames by box overlap and keeps an exponential moving average of their probabilities.
+
+    ``strength`` in [0, 1): the weight of the past; 0 turns smoothing off.
+    """
+
+    strength: float = 0.6
+    min_iou: float = 0.3
+    max_missed: int = 5
+    tracks: list = field(default_factory=list)
+    next_id: int = 0
+
+    def __post_init__(self):
+        if not 0 <= self.strength < 1:
+            raise ValueError(f"smoothing strength must be in [0, 1), got {self.strength}")
+
+    def update(self, boxes, probs: np.ndarray, ids=None) -> tuple[list[int], np.ndarray]:
+        """Smoothed probabilities for this frame's faces, and the track id of each. Faces are matched to the past by
+        ``ids`` when a tracker gives them, else by box overlap."""
+        free = list(self.tracks)
+        given, ids, out = ids, [], np.array(probs, np.float32, copy=True)
+        for i, box in enumerate(boxes):
+            if given is not None:
+                best = next((t for t in free if t.id == given[i]), None)
+            else:
+                best = max(free, key=lambda t: iou(t.box, box), default=None)
+                best = best if best is not None and iou(best.box, box) >= self.min_iou else None
+            if best is not None:
+                free.remove(best)
+                best.probs = self.strength * best.probs + (1 - self.strength) * out[i]
+                best.box, best.missed = tuple(box), 0
+                track = best
+            else:
+                track = Track(self.next_id if given is None else given[i], tuple(box), out[i].copy())
+                self.next_id += 1
+                self.tracks.append(track)
+            out[i] = track.probs
+            ids.append(track.id)
+        for track in free:
+            track.missed += 1
+        self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
+        return ids, out
+
+
+@dataclass
+class FaceTrack:
+    """A face followed by ``FaceTracker``: its box, and its look (a small gray patch) when the detector last saw it."""
+
+    id: int
+    box: tuple
+    patch: np.ndarray
+    missed: int = 0
+    followed: int = 0  # frames in a row kept by the patch alone, without the detector
+
+
+class FaceTracker:
+    """Follows faces in video between full-frame detections.
+
+    A full-frame detection runs every ``redetect_every`` frames while faces are tracked (to find new ones), every
+    ``idle_every`` frames while none is, and on the frame after a tracked face was lost. On the other frames each face
+    is searched for only near its last box (``FaceDetector.detect_near``), which costs a small fraction of a full
+    search. Where the cascade misses a face it just saw (it misses about one frame in eight), the face's patch is
+    matched in that window instead, for at most ``max_followed`` frames in a row, and only where it still matches
+    (normalised correlation at least ``min_match``), so a face that has left is not followed onto the background.
+    A face neither found nor matched for more than ``max_missed`` frames is dropped. Calling the tracker with a frame
+    gives (id, box) for each face seen in it.
+    """
+
+    PATCH = 24  # side of the patch a face is matched by, in pixels
+
+    def __init__(self, detector: FaceDetector | None = None, redetect_every: int = 15, idle_every: int = 3,
+                 max_missed: int = 2, max_followed: int = 5, min_match: float = 0.7, min_iou: float = 0.3):
+        if redetect_every < 1 or idle_every < 1:
+            raise ValueError(f"redetect_every and idle_every must be at least 1, got {redetect_every}, {idle_every}")
+        self.detector = detector or FaceDetector()
+        self.redetect_every, self.idle_every = redetect_every, idle_every
+        self.max_missed, self.max_followed, self.min_match, self.min_iou = max_missed, max_followed, min_match, min_iou
+        self.tracks: list[FaceTrack] = []
+        self.next_id = self.full_detections = 0
+        self.since_full: int | None = None  # frames since the last full detection; None before the first
+        self.lost = False
+
+    def __call__(self, gray: np.ndarray) -> list[tuple[int, tuple]]:
+        every = self.redetect_every if self.tracks else self.idle_every
+        full = self.since_full is None or self.lost or self.since_full + 1 >= every
+        self.since_full = 0 if full else self.since_full + 1
+        unmatched = list(self.tracks)
+        if full:
+            self.full_detections += 1
+            for box in self.detector.detect(gray):
+                box = tuple(int(v) for v in box)
+                best = max(unmatched, key=lambda t: iou(t.box, box), default=None)
+                if best is not None and iou(best.box, box) >= self.min_iou:
+                    unmatched.remove(best)
+                    self._seen(best, gray, box)
+                elif not any(iou(t.box, box) >= self.min_iou for t in self.tracks):
+                    self.tracks.append(FaceTrack(self.next_id, box, self._patch(gray, box)))
+                    self.next_id += 1
+        self.lost = False
+        for track in unmatched:
+            box = self.detector.detect_near(gray, track.box)
+            if box is not None:
+                self._seen(track, gray, box)
+                continue
+            box = self._match_patch(gray, track) if track.followed < self.max_followed else None
+            if box is not None:
+                track.box, track.missed, track.followed = box, 0, track.followed + 1
+            else:
+                track.missed += 1
+                self.lost = True
+        self._drop_duplicates()
+        self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
+        return [(t.id, t.box) for t in self.tracks if t.missed == 0]
+
+    def _patch(self, gray: np.ndarray, box) -> np.ndarray:
+        x, y, w, h = box
+        crop = gray[max(y, 0):y + h, max(x, 0):x + w]
+        return cv2.resize(crop, (self.PATCH, self.PATCH), interpolation=cv2.INTER_AREA) if crop.size else crop
+
+    def _seen(self, track: FaceTrack, gray: np.ndarray, box) -> None:
+        track.box, track.missed, track.followed, track.patch = box, 0, 0, self._patch(gray, box)
+
+    def _match_patch(self, gray: np.ndarray, track: FaceTrack, margin: float = 0.5) -> tuple | None:
+        """Where the track's patch matches best near its last box, if it matches well enough."""
+        x, y, w, h = track.box
+        if not track.patch.size or min(w, h) < 2:
+            return None
+        x0, y0 = max(int(x - margin * w), 0), max(int(y - margin * h), 0)
+        x1, y1 = min(int(x + w + margin * w), gray.shape[1]), min(int(y + h + margin * h), gray.shape[0])
+        sx, sy = self.PATCH / w, self.PATCH / h
+        window = cv2.resize(gray[y0:y1, x0:x1], None, fx=sx, fy=sy, interpolation=cv2.INTER_AREA)
+        if window.shape[0] < self.PATCH or window.shape[1] < self.PATCH:
+            return None
+        scores = cv2.matchTemplate(window, track.patch, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (mx, my) = cv2.minMaxLoc(scores)
+        found = window[my:my + self.PATCH, mx:mx + self.PATCH]
+        if best < self.min_match or found.std() < 0.5 * track.patch.std():  # a smooth wall matches any shading
+            return None
+        return int(round(x0 + mx / sx)), int(round(y0 + my / sy)), w, h
+
+    def _drop_duplicates(self) -> None:
+        """Two tracks that ended on the same face: the newer one goes."""
+        kept = []
+        for track in sorted(self.tracks, key=lambda t: t.id):
+            if not any(t.missed == 0 and track.missed == 0 and iou(t.box, track.box) > 0.5 for t in kept):
+                kept.append(track)
+        self.tracks = kept
