@@ -287,17 +287,16 @@ def load_arrays(folder: Path | str | None = None, cache_dir: Path | str | None =
         contents = [(folder / rel).read_bytes() for rel, _, _ in entries]
         data_hash = content_hash(entries, contents)
         cache_file = cache / f"fer2013-{data_hash}.npz"
+    cache.mkdir(parents=True, exist_ok=True)
     if cache_file.exists():
         with np.load(cache_file) as saved:
             arrays = FERArrays(saved["images"], saved["labels"], saved["splits"], saved["names"], data_hash)
     else:
         arrays = decode(folder, entries, contents, data_hash)
-        cache.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_suffix(f".{os.getpid()}.tmp.npz")  # processes that decode at once never share it
         np.savez(tmp, images=arrays.images, labels=arrays.labels, splits=arrays.splits, names=arrays.names)
         tmp.replace(cache_file)
     if not listing.exists():
-        cache.mkdir(parents=True, exist_ok=True)
         tmp = listing.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(data_hash)
         tmp.replace(listing)

@@ -157,10 +157,14 @@ def likely_mislabelled(classifier, faces: np.ndarray, labels: np.ndarray, k: int
     return worst, probs[worst]
 
 
+def recalls(ours: dict) -> dict[str, float]:
+    """The recall of each class in a ``report``."""
+    return {name: ours["per_class"][name]["recall"] for name in EMOTIONS}
+
+
 def recall_and_support(labels: np.ndarray, predicted: np.ndarray, train_labels: np.ndarray) -> tuple[dict, dict]:
     """Recall of each class on ``labels``, and the number of training images of each class."""
-    ours = report(labels, predicted)
-    return ({name: ours["per_class"][name]["recall"] for name in EMOTIONS},
+    return (recalls(report(labels, predicted)),
             {name: int((train_labels == i).sum()) for i, name in enumerate(EMOTIONS)})
 
 

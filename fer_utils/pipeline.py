@@ -99,10 +99,9 @@ def data_folder(data_dir: str = "") -> str:
     return "" if folder == DEFAULT_DIR.resolve() else str(folder)
 
 
-def notebook_inputs(profile: str, overrides: dict, output_dir: Path, runs_dir: Path,
-                    declared: dict[str, set[str]] | None = None) -> dict[str, dict]:
+def notebook_inputs(profile: str, overrides: dict, output_dir: Path, runs_dir: Path) -> dict[str, dict]:
     """The parameters each notebook gets, by notebook name; unknown keys and bad training values are errors."""
-    declared = notebook_parameters() if declared is None else declared
+    declared = notebook_parameters()
     check_known(overrides, "-p", declared)
     loaded = load_profile(profile)
     for_notebooks = loaded.pop(NOTEBOOK_SECTION, {})
@@ -127,10 +126,10 @@ def run(profile: str = "auto", only: list[str] | None = None, overrides: dict | 
     """Run the chosen notebooks in order, stopping at the first failure."""
     profile = default_profile() if profile == "auto" else profile
     inputs = notebook_inputs(profile, overrides or {}, Path(output_dir), Path(runs_dir))
-    data_dir = data_folder((overrides or {}).get("data_dir") or load_profile(profile).get("data_dir", ""))
-    for params in inputs.values():
-        if "data_dir" in params:
-            params["data_dir"] = data_dir
+    with_data = [params for params in inputs.values() if "data_dir" in params]  # each holds the same folder
+    data_dir = data_folder(with_data[0]["data_dir"] if with_data else "")
+    for params in with_data:
+        params["data_dir"] = data_dir
     written = []
     for notebook in notebooks(only):
         started = time.perf_counter()

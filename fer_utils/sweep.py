@@ -23,7 +23,7 @@ import yaml
 
 from .config import TRAINING_OPTIONS, ConfigError, load_profile, training_config
 from .data import load_arrays
-from .evaluate import report
+from .evaluate import recalls, report
 from .labels import EMOTIONS
 from .paths import MODELS_DIR, RUNS_DIR
 from .provenance import git_commit, versions
@@ -259,9 +259,8 @@ def balance_comparison(trials, val_labels, val_predicted) -> tuple[dict, dict]:
     """Validation recall per class of each balance mode and of the shipped model (given its validation predictions),
     and the shipped model's validation accuracy and macro F1 (for ``findings.balance_findings``)."""
     shipped = report(val_labels, val_predicted)
-    recalls = {**balance_recalls(trials),
-               "shipped model": {name: shipped["per_class"][name]["recall"] for name in EMOTIONS}}
-    return recalls, {"acc": shipped["accuracy"], "macro_f1": shipped["macro_f1"]}
+    return ({**balance_recalls(trials), "shipped model": recalls(shipped)},
+            {"acc": shipped["accuracy"], "macro_f1": shipped["macro_f1"]})
 
 
 def balance_table(trials):
