@@ -10,11 +10,17 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint
 from .data import IMAGE_SIZE
 from .device import pick_device
+from .engines import TorchForward, onnx_forward
 from .labels import EMOTIONS
+from .logit_cache import LogitCache
 from .models import build_model
-from .paths import RUNS_DIR, SHIPPED_CHECKPOINT
+from .paths import DATA_DIR, RUNS_DIR, SHIPPED_CHECKPOINT
+from .provenance import file_sha256
 from .scores import softmax
-from .views import TTA_MODES, batched_logits
+from .views import mean_of_views, view_logits, view_names
+
+ENGINES = ("torch", "auto")  # auto: onnxruntime on a CPU where it is installed and matches PyTorch, else torch
+LOGITS_CACHE = DATA_DIR / "cache" / "logits"
 
 
 def default_checkpoint() -> Path:
@@ -57,9 +63,12 @@ def to_faces(faces) -> np.ndarray:
 
 class FERClassifier:
     """A ResNet18 and its preprocessing, batched on one device. Predictions average the test-time views that the
-    checkpoint chose on validation (``tta``), unless a call names others."""
+    checkpoint chose on validation (``tta``), unless a call names others. ``forward`` runs the network (PyTorch, or
+    its onnxruntime twin; ``fer_utils.engines``); with a ``cache``, the logits of each image set and view are
+    computed once."""
 
-    def __init__(self, model: torch.nn.Module, model_cfg: dict, device: torch.device, checkpoint: dict, path: Path):
+    def __init__(self, model: torch.nn.Module, model_cfg: dict, device: torch.device, checkpoint: dict, path: Path,
+                 forward=None, cache: LogitCache | None = None):
         self.model = model.eval()
         self.model_cfg = model_cfg
         self.device = device
@@ -69,29 +78,47 @@ class FERClassifier:
         self.tta = checkpoint.get("tta", "none")
         self.tta_val_acc = checkpoint.get("tta_val_acc", {})
         self.classes = EMOTIONS
+        self.forward = forward or TorchForward(self.model)
+        self.cache = cache
 
-    def logits(self, faces, tta: str | None = None, batch_size: int = 512) -> np.ndarray:
+    def view_logits(self, faces, views, batch_size: int = 512, cache: bool = True) -> dict[str, np.ndarray]:
+        """{view: logits (N,7)} for the named views (``fer_utils.views.VIEWS``), from the cache where it has them."""
+        faces = to_faces(faces)
+        cache = self.cache if cache else None
+        found = cache.load(faces, views) if cache else {}
+        missing = [view for view in views if view not in found]
+        if missing:
+            computed = view_logits(self.forward, torch.from_numpy(faces).to(self.device), self.model_cfg, missing,
+                                   batch_size)
+            computed = {view: logits.cpu().numpy() for view, logits in computed.items()}
+            if cache:
+                cache.save(faces, computed)
+            found.update(computed)
+        return found
+
+    def logits(self, faces, tta: str | None = None, batch_size: int = 512, cache: bool = True) -> np.ndarray:
         """Logits (N,7), averaged over the test-time views (``tta``: none, flip or ten-crop; default: the
         checkpoint's)."""
-        tta = self.tta if tta is None else tta
-        if tta not in TTA_MODES:
-            raise ValueError(f"tta must be one of {', '.join(TTA_MODES)}; got {tta!r}")
-        faces = torch.from_numpy(to_faces(faces)).to(self.device)
-        return batched_logits(self.model, faces, self.model_cfg, tta, batch_size).cpu().numpy()
+        views = view_names(self.tta if tta is None else tta)
+        return mean_of_views(self.view_logits(faces, views, batch_size, cache), views).numpy()
 
-    def predict_proba(self, faces, tta: str | None = None, batch_size: int = 512) -> np.ndarray:
+    def predict_proba(self, faces, tta: str | None = None, batch_size: int = 512, cache: bool = True) -> np.ndarray:
         """Probabilities (N,7), float32, in ``fer_utils.EMOTIONS`` order."""
-        return softmax(self.logits(faces, tta, batch_size))  # float32, as the logits
+        return softmax(self.logits(faces, tta, batch_size, cache))  # float32, as the logits
 
     def __repr__(self) -> str:
         cfg = self.model_cfg
         return (f"FERClassifier({self.checkpoint_path}, resnet18 stem={cfg['stem']}, input {cfg['input_size']}px "
                 f"{'crops' if cfg.get('crop') else 'resized'} x {cfg['in_channels']}ch, test-time views {self.tta}, "
-                f"device={self.device})")
+                f"device={self.device}, {self.forward.name}{', logits cached' if self.cache else ''})")
 
 
-def load_classifier(path: Path | str | None = None, device: str = "auto") -> FERClassifier:
-    """Load a fer-study checkpoint (default: ``default_checkpoint()``) onto a device."""
+def load_classifier(path: Path | str | None = None, device: str = "auto", engine: str = "torch",
+                    cache: bool = False) -> FERClassifier:
+    """Load a fer-study checkpoint (default: ``default_checkpoint()``) onto a device. ``engine`` "auto" runs the
+    network in onnxruntime on a CPU where that is installed; ``cache`` keeps the logits under data/cache/logits."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     path = Path(path) if path else default_checkpoint()
     checkpoint = load_checkpoint(path)
     cfg = checkpoint["model"]
@@ -103,7 +130,15 @@ def load_classifier(path: Path | str | None = None, device: str = "auto") -> FER
         raise CheckpointError(f"{path}: its weights do not fit a ResNet18 with stem {cfg['stem']!r} "
                               f"and {cfg['in_channels']} channel(s): {str(err)[:300]}") from err
     target = pick_device(device, verbose=False)
-    return FERClassifier(model.to(target), cfg, target, checkpoint, path)
+    model = model.to(target).eval()
+    digest = file_sha256(path) if engine == "auto" or cache else ""
+    forward = None
+    if engine == "auto" and target.type == "cpu":
+        input_shape = (cfg["in_channels"], cfg["input_size"], cfg["input_size"])
+        forward = onnx_forward(model, input_shape, DATA_DIR / "cache" / f"network-{digest[:16]}.onnx")
+    forward = forward or TorchForward(model)
+    logits_cache = LogitCache(LOGITS_CACHE, digest, forward.name) if cache else None
+    return FERClassifier(model, cfg, target, checkpoint, path, forward, logits_cache)
 
 
 class SingleView:
@@ -113,7 +148,7 @@ class SingleView:
         self.classifier = classifier
 
     def predict_proba(self, faces) -> np.ndarray:
-        return self.classifier.predict_proba(faces, tta="none")
+        return self.classifier.predict_proba(faces, tta="none", cache=False)  # a frame's faces: never kept
 
     def __repr__(self) -> str:
         return f"{self.classifier!r}, one view"

@@ -18,9 +18,8 @@ from torch import nn
 
 from .classifier import FERClassifier, load_classifier
 from .data import load_arrays
-from .views import preprocess
-
-TOLERANCE = 1e-4  # the largest logit difference from PyTorch that an exported model may have
+from .engines import TOLERANCE
+from .views import batched_logits, preprocess
 
 
 class WithPreprocessing(nn.Module):
@@ -107,8 +106,10 @@ def quantize_int8(onnx_path: Path | str, output: Path | str, calibration_faces: 
 
 def difference_from_pytorch(classifier: FERClassifier, path: Path | str, faces: np.ndarray) -> float:
     """Largest absolute difference between the exported model's logits on ``faces`` and the classifier's, one view
-    each; above ``TOLERANCE`` the export is not the same model."""
-    return float(np.abs(run_exported(path, faces) - classifier.logits(faces, tta="none")).max())
+    each in PyTorch; above ``TOLERANCE`` the export is not the same model."""
+    faces = torch.from_numpy(faces).to(classifier.device)
+    in_pytorch = batched_logits(classifier.model, faces, classifier.model_cfg).cpu().numpy()
+    return float(np.abs(run_exported(path, faces.cpu().numpy()) - in_pytorch).max())
 
 
 def main(argv=None) -> int:

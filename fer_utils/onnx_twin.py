@@ -8,7 +8,8 @@ import numpy as np
 
 from .classifier import FERClassifier, SingleView, to_faces
 from .data import load_arrays
-from .export import TOLERANCE, difference_from_pytorch, export, quantize_int8, run_exported
+from .engines import TOLERANCE
+from .export import difference_from_pytorch, export, quantize_int8, run_exported
 from .paths import DATA_DIR
 from .provenance import file_sha256
 from .scores import softmax

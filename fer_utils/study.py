@@ -33,8 +33,10 @@ class Study:
 
 def open_study(checkpoint: str = "", device: str = "auto", data_dir: str = "", max_per_class: int = 0,
                reports_dir: str = "") -> Study:
-    """Load ``checkpoint`` (empty: the shipped model, else the newest run) and say what was loaded."""
-    classifier = load_classifier(checkpoint or None, device)
+    """Load ``checkpoint`` (empty: the shipped model, else the newest run) and say what was loaded. The network runs
+    in onnxruntime on a CPU where that is installed, and each image set's logits are computed once
+    (``fer_utils.logit_cache``)."""
+    classifier = load_classifier(checkpoint or None, device, engine="auto", cache=True)
     print(classifier)
     print(f"trained with profile {classifier.provenance.get('profile')} on {classifier.provenance.get('device')}")
     return Study(classifier, reports_path(reports_dir), data_dir, max_per_class)

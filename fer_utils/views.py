@@ -5,6 +5,8 @@ for models trained on crops), the test-time views (flip, ten crops), and batched
 import torch
 import torch.nn.functional as F
 
+from .engines import TorchForward
+
 TTA_MODES = ("none", "flip", "ten-crop")
 
 
@@ -40,36 +42,60 @@ def best_views(accuracy: dict) -> str:
     return max(TTA_MODES, key=lambda mode: (accuracy[mode], -TTA_MODES.index(mode)))
 
 
-def tta_views(faces: torch.Tensor, tta: str = "none", model_cfg: dict | None = None) -> list[torch.Tensor]:
-    """Test-time views of a uint8 batch: the faces; plus their mirror images; or ten crops (the four corners and the
-    centre, each also mirrored). The crops have the model's input size for models trained on crops, else 90 % of
-    the side, which ``preprocess`` resizes back to the model's input."""
-    if tta == "none":
-        return [faces]
-    if tta == "flip":
-        return [faces, faces.flip(-1)]
-    if tta == "ten-crop":
+CORNERS = {"top-left": (0, 0), "top-right": (0, 1), "bottom-left": (1, 0), "bottom-right": (1, 1),
+           "centre": (0.5, 0.5)}  # where each of the ten crops sits, as a share of the room the crop leaves
+VIEWS = {"none": ("face",), "flip": ("face", "face mirrored"),
+         "ten-crop": (*CORNERS, *(f"{name} mirrored" for name in CORNERS))}  # the views each mode averages
+
+
+def view(faces: torch.Tensor, name: str, model_cfg: dict | None = None) -> torch.Tensor:
+    """One named view of a uint8 batch: the faces, a crop (the model's input size for models trained on crops,
+    else 90 % of the side, which ``preprocess`` resizes back to the model's input), or either mirrored."""
+    base, mirrored = name.removesuffix(" mirrored"), name.endswith(" mirrored")
+    if base != "face":
         side = faces.shape[-1]
         crop = model_cfg["input_size"] if model_cfg and model_cfg.get("crop") else round(side * 0.9)
-        far, mid = side - crop, (side - crop) // 2
-        crops = [faces[..., top:top + crop, left:left + crop]
-                 for top, left in ((0, 0), (0, far), (far, 0), (far, far), (mid, mid))]
-        return crops + [c.flip(-1) for c in crops]
-    raise ValueError(f"tta must be one of {', '.join(TTA_MODES)}; got {tta!r}")
+        top, left = (int((side - crop) * share) for share in CORNERS[base])
+        faces = faces[..., top:top + crop, left:left + crop]
+    return faces.flip(-1) if mirrored else faces
 
 
-@torch.no_grad()
+def view_names(tta: str) -> tuple[str, ...]:
+    if tta not in VIEWS:
+        raise ValueError(f"tta must be one of {', '.join(TTA_MODES)}; got {tta!r}")
+    return VIEWS[tta]
+
+
+def tta_views(faces: torch.Tensor, tta: str = "none", model_cfg: dict | None = None) -> list[torch.Tensor]:
+    """Test-time views of a uint8 batch: the faces; plus their mirror images; or ten crops (the four corners and the
+    centre, each also mirrored)."""
+    return [view(faces, name, model_cfg) for name in view_names(tta)]
+
+
+def view_logits(forward, faces: torch.Tensor, model_cfg: dict, names, batch_size: int = 512) -> dict:
+    """{view name: float logits (N, classes)} of uint8 faces; all the views of a batch go through ``forward`` (a
+    callable from normalised input to logits, ``fer_utils.engines``) in one pass of about ``batch_size`` images."""
+    names = list(names)
+    step = max(1, batch_size // len(names))
+    parts = {name: [] for name in names}
+    for start in range(0, len(faces), step):
+        chunk = faces[start:start + step]
+        logits = forward(torch.cat([preprocess(view(chunk, name, model_cfg), model_cfg) for name in names]))
+        for name, part in zip(names, logits.split(len(chunk))):
+            parts[name].append(part)
+    empty = torch.zeros((0, model_cfg["num_classes"]), device=faces.device)
+    return {name: torch.cat(part) if part else empty for name, part in parts.items()}
+
+
+def mean_of_views(per_view: dict, names) -> torch.Tensor:
+    """The logits averaged over the named views."""
+    return torch.stack([torch.as_tensor(per_view[name]) for name in names]).mean(0)
+
+
 def batched_logits(model: torch.nn.Module, faces: torch.Tensor, model_cfg: dict, tta: str = "none",
                    batch_size: int = 512, bf16: bool = False, channels_last: bool = False) -> torch.Tensor:
-    """Float logits (N, classes) of uint8 faces on the model's device, averaged over the test-time views."""
-    out = []
-    for start in range(0, len(faces), batch_size):
-        views = []
-        for view in tta_views(faces[start:start + batch_size], tta, model_cfg):
-            x = preprocess(view, model_cfg)
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(faces.device.type, dtype=torch.bfloat16, enabled=bf16):
-                views.append(model(x).float())
-        out.append(torch.stack(views).mean(0))
-    return torch.cat(out) if out else torch.zeros((0, model_cfg["num_classes"]), device=faces.device)
+    """Float logits (N, classes) of uint8 faces on the model's device, averaged over the test-time views, in
+    PyTorch."""
+    names = view_names(tta)
+    forward = TorchForward(model, bf16, channels_last)
+    return mean_of_views(view_logits(forward, faces, model_cfg, names, batch_size), names)
