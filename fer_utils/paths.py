@@ -31,3 +31,9 @@ def reports_path(reports_dir: str | Path = "") -> Path:
 def run_checkpoint(profile: str, runs_dir: str | Path = RUNS_DIR) -> Path:
     """Where training with ``profile`` leaves its best checkpoint: runs/<profile>/best.pt."""
     return Path(runs_dir) / profile / "best.pt"
+
+
+def devfaces_dir() -> Path:
+    """The real photos and videos of faces for detector checks: ``FER_DEVFACES``, else ../shared/devfaces beside the
+    checkout (never copied into the repository)."""
+    return Path(os.environ.get("FER_DEVFACES") or ROOT.parent / "shared" / "devfaces")

@@ -8,11 +8,11 @@ from fer_utils.imports import PACKAGE, import_graph, imported_modules, modules, 
 # Lowest first. A module imports only modules of lower layers (the package's __init__ is above them all).
 LAYERS = [
     ["labels", "paths", "device", "scores", "imports", "engines", "logit_cache"],  # no imports of the package
-    ["provenance", "config", "data", "models", "views", "checkpoint",  # options, arrays, the network, its input
+    ["provenance", "config", "data", "models", "views", "checkpoint", "devfaces",  # options, arrays, network, input
      "realtime.detect", "realtime.crops"],
     ["audit", "augment", "schedule", "distributed", "classifier", "perturb", "calibration", "realtime.sources",
      "realtime.tracking"],
-    ["splits", "loaders", "runs", "export", "gradcam", "evaluate", "realtime.recognizer"],
+    ["splits", "loaders", "runs", "export", "gradcam", "evaluate", "realtime.recognizer", "realtime.detectors"],
     ["train", "onnx_twin", "plots", "findings", "footage", "realtime.drawing"],
     ["sweep", "gpu_profiles", "study", "results", "realtime"],  # realtime: the package, its parts re-exported
     ["video"],

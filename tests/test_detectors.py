@@ -1,0 +1,62 @@
+"""The face detectors behind one interface: each finds the face of a real portrait (from ../shared/devfaces, where
+present), landmarks sit inside their box, and a missing package is a named error with a Haar fallback."""
+
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_utils.devfaces import devfaces
+from fer_utils.realtime.detectors import (DETECTORS, INSTALL, DetectorUnavailable, HaarDetector, detector_or_haar,
+                                          make_detector, to_rgb)
+
+PORTRAIT = "3ddfav2_JianzhuGuo.jpg"  # one frontal face, about 200 px wide
+
+
+def portrait():
+    found = [f for f in devfaces("image") if f.path.name == PORTRAIT]
+    if not found:
+        pytest.skip(f"../shared/devfaces with {PORTRAIT} is not here (set FER_DEVFACES to the folder)")
+    return cv2.imread(str(found[0].path)), found[0]
+
+
+@pytest.mark.parametrize("name", list(DETECTORS))
+def test_each_detector_finds_the_face_of_a_real_portrait(name):
+    image, photo = portrait()
+    try:
+        detector = make_detector(name)
+    except DetectorUnavailable as err:
+        pytest.skip(str(err))
+    faces = detector(image)
+    assert len(faces) == photo.faces == 1
+    x, y, w, h = faces.boxes[0]
+    assert w >= photo.smallest_face_px * 0.5 and 0 <= x and x + w <= image.shape[1] and y + h <= image.shape[0]
+    assert faces.scores.shape == (1,)
+    if faces.landmarks is not None:
+        assert faces.landmarks.shape == (1, 5, 2)
+        inside = ((faces.landmarks[0] >= [x, y]) & (faces.landmarks[0] <= [x + w, y + h])).all()
+        left_eye, right_eye = faces.landmarks[0, :2]
+        assert inside and left_eye[0] < right_eye[0]
+    gray = detector(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))  # a gray frame works too
+    assert len(gray) == 1
+
+
+def test_a_missing_package_names_its_install_command_and_the_demo_falls_back_to_haar(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "facenet_pytorch", None)  # import fails as if not installed
+    with pytest.raises(DetectorUnavailable, match="pip install --no-deps facenet-pytorch"):
+        make_detector("mtcnn")
+    detector = detector_or_haar("mtcnn")
+    assert isinstance(detector, HaarDetector)
+    assert "Haar instead of mtcnn" in capsys.readouterr().out and INSTALL["mtcnn"].split()[0] == "pip"
+    with pytest.raises(ValueError, match="detector must be one of haar, mtcnn, libfacedetection"):
+        make_detector("yolo")
+
+
+def test_frames_become_rgb_from_gray_bgr_and_bgra():
+    bgr = np.zeros((4, 5, 3), np.uint8)
+    bgr[..., 0] = 255  # blue
+    assert to_rgb(bgr)[0, 0].tolist() == [0, 0, 255]
+    assert to_rgb(np.dstack([bgr, np.full((4, 5), 255, np.uint8)]))[0, 0].tolist() == [0, 0, 255]
+    assert to_rgb(np.full((4, 5), 7, np.uint8)).shape == (4, 5, 3)
+    assert to_rgb(np.ones((4, 5), np.float32))[0, 0].tolist() == [255, 255, 255]
