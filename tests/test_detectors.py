@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from fer_utils.devfaces import devfaces
-from fer_utils.realtime.detectors import (DETECTORS, INSTALL, DetectorUnavailable, HaarDetector, detector_or_haar,
-                                          make_detector, to_rgb)
+from fer_utils.realtime import detectors
+from fer_utils.realtime.align import align_face, fer2013_landmarks
+from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, HaarDetector, detector_or_haar, make_detector
 
 PORTRAIT = "3ddfav2_JianzhuGuo.jpg"  # one frontal face, about 200 px wide
 
@@ -48,7 +49,7 @@ def test_a_missing_package_names_its_install_command_and_the_demo_falls_back_to_
         make_detector("mtcnn")
     detector = detector_or_haar("mtcnn")
     assert isinstance(detector, HaarDetector)
-    assert "Haar instead of mtcnn" in capsys.readouterr().out and INSTALL["mtcnn"].split()[0] == "pip"
+    assert "Haar instead of mtcnn" in capsys.readouterr().out and detectors.INSTALL["mtcnn"].split()[0] == "pip"
     with pytest.raises(ValueError, match="detector must be one of haar, mtcnn, libfacedetection"):
         make_detector("yolo")
 
@@ -56,7 +57,34 @@ def test_a_missing_package_names_its_install_command_and_the_demo_falls_back_to_
 def test_frames_become_rgb_from_gray_bgr_and_bgra():
     bgr = np.zeros((4, 5, 3), np.uint8)
     bgr[..., 0] = 255  # blue
-    assert to_rgb(bgr)[0, 0].tolist() == [0, 0, 255]
-    assert to_rgb(np.dstack([bgr, np.full((4, 5), 255, np.uint8)]))[0, 0].tolist() == [0, 0, 255]
-    assert to_rgb(np.full((4, 5), 7, np.uint8)).shape == (4, 5, 3)
-    assert to_rgb(np.ones((4, 5), np.float32))[0, 0].tolist() == [255, 255, 255]
+    assert detectors.to_rgb(bgr)[0, 0].tolist() == [0, 0, 255]
+    assert detectors.to_rgb(np.dstack([bgr, np.full((4, 5), 255, np.uint8)]))[0, 0].tolist() == [0, 0, 255]
+    assert detectors.to_rgb(np.full((4, 5), 7, np.uint8)).shape == (4, 5, 3)
+    assert detectors.to_rgb(np.ones((4, 5), np.float32))[0, 0].tolist() == [255, 255, 255]
+
+
+@pytest.mark.parametrize("scale, angle", [(1.0, 0.0), (4.0, 25.0), (12.0, -40.0)])
+def test_alignment_puts_the_eyes_where_the_calibration_says(scale, angle):
+    targets = np.array([[14.6, 18.3], [33.6, 18.7], [24, 28], [16, 38], [32, 38]])
+    size = int(120 * scale)
+    image = np.zeros((size, size), np.uint8)
+    centre, half = np.array([size / 2, size / 2]), 10 * scale
+    turn = np.deg2rad(angle)
+    eyes = centre + np.array([[-half * np.cos(turn), -half * np.sin(turn)], [half * np.cos(turn), half * np.sin(turn)]])
+    for x, y in eyes:
+        cv2.circle(image, (int(round(x)), int(round(y))), int(2 * scale), 255, -1)
+    landmarks = np.vstack([eyes, np.zeros((3, 2))])
+    crop = align_face(image, landmarks, targets)
+    assert crop.shape == (48, 48)
+    found = []
+    for half_of in (crop[:, :24], crop[:, 24:]):
+        ys, xs = np.nonzero(half_of > 64)
+        found.append([xs.mean(), ys.mean()])
+    found[1][0] += 24
+    np.testing.assert_allclose(found, targets[:2], atol=1.0)  # level eyes, where FER2013 has them
+
+
+def test_the_shipped_calibration_has_level_eyes_inside_the_face():
+    landmarks = fer2013_landmarks()
+    (lx, ly), (rx, ry) = landmarks[:2]
+    assert 0 < lx < 24 < rx < 48 and abs(ly - ry) < 2 and landmarks[2, 1] > ly and landmarks[3, 1] > landmarks[2, 1]

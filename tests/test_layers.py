@@ -9,12 +9,13 @@ from fer_utils.imports import PACKAGE, import_graph, imported_modules, modules, 
 LAYERS = [
     ["labels", "paths", "device", "scores", "imports", "engines", "logit_cache"],  # no imports of the package
     ["provenance", "config", "data", "models", "views", "checkpoint", "devfaces",  # options, arrays, network, input
-     "realtime.detect", "realtime.crops"],
+     "realtime.detect", "realtime.crops", "realtime.align"],
     ["audit", "augment", "schedule", "distributed", "classifier", "perturb", "calibration", "realtime.sources",
      "realtime.tracking"],
-    ["splits", "loaders", "runs", "export", "gradcam", "evaluate", "realtime.recognizer", "realtime.detectors"],
-    ["train", "onnx_twin", "plots", "findings", "footage", "realtime.drawing"],
-    ["sweep", "gpu_profiles", "study", "results", "realtime"],  # realtime: the package, its parts re-exported
+    ["splits", "loaders", "runs", "export", "gradcam", "evaluate", "realtime.detectors"],
+    ["train", "onnx_twin", "plots", "findings", "footage", "realtime.calibrate", "realtime.recognizer"],
+    ["sweep", "gpu_profiles", "study", "results", "realtime.drawing"],
+    ["realtime"],  # realtime: the package, its parts re-exported
     ["video"],
     ["predict", "webcam", "widgets", "pipeline"],
     ["__init__"],

@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .detect import iou
 from .sources import to_gray
 
 # Five landmarks, in the image's left-to-right order for a frontal face
@@ -137,3 +138,48 @@ def detector_or_haar(name: str, **options):
     except DetectorUnavailable as err:
         print(f"face detector: Haar instead of {name}: {err}")
         return HaarDetector()
+
+
+class TrackableDetector:
+    """A detector of ``Faces`` with the interface that ``FaceTracker`` follows faces with: ``detect`` (boxes of the
+    whole frame, largest first) and ``detect_near`` (the face near a box, searched in that box's neighbourhood,
+    shrunk so the face is about ``face_px`` pixels: a fraction of a full search). The landmarks of the boxes it
+    gave last are in ``landmarks``, by box, for the crops to align."""
+
+    def __init__(self, detector, face_px: int = 64):
+        self.detector, self.face_px = detector, face_px
+        self.name = detector.name
+        self.landmarks: dict[tuple, np.ndarray] = {}
+
+    def _keep(self, boxes: np.ndarray, landmarks) -> list[tuple]:
+        kept = [tuple(int(round(v)) for v in box) for box in boxes]
+        if landmarks is not None:
+            self.landmarks.update(zip(kept, landmarks))
+        return kept
+
+    def detect(self, frame: np.ndarray) -> np.ndarray:
+        self.landmarks = {}
+        faces = self.detector(frame)
+        order = np.argsort(-faces.boxes[:, 2] * faces.boxes[:, 3])
+        landmarks = faces.landmarks[order] if faces.landmarks is not None else None
+        return np.array(self._keep(faces.boxes[order], landmarks), int).reshape(-1, 4)
+
+    def detect_near(self, frame: np.ndarray, box, margin: float = 0.5) -> tuple | None:
+        x, y, w, h = box
+        x0, y0 = max(int(x - margin * w), 0), max(int(y - margin * h), 0)
+        x1, y1 = min(int(x + w + margin * w), frame.shape[1]), min(int(y + h + margin * h), frame.shape[0])
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return None
+        scale = min(self.face_px / max(w, h, 1), 1.0)
+        window = frame[y0:y1, x0:x1]
+        if scale < 1:
+            window = cv2.resize(window, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        faces = self.detector(window)
+        if not len(faces):
+            return None
+        boxes = faces.boxes / scale + [x0, y0, 0, 0]
+        best = int(np.argmax([iou(b, box) for b in boxes]))
+        if iou(boxes[best], box) <= 0:
+            return None
+        landmarks = None if faces.landmarks is None else faces.landmarks[best:best + 1] / scale + [x0, y0]
+        return self._keep(boxes[best:best + 1], landmarks)[0]

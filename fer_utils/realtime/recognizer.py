@@ -7,8 +7,10 @@ import numpy as np
 
 from ..classifier import FERClassifier, SingleView
 from ..labels import EMOTIONS
+from .align import align_face
 from .crops import CROP_MARGINS, crop_face
 from .detect import FaceDetector
+from .detectors import TrackableDetector, detector_or_haar
 from .sources import is_still, to_gray
 from .tracking import FaceTracker, Smoother
 
@@ -29,6 +31,7 @@ class FaceResult:
 
 
 MODES = ("track", "detect", "still")
+STAGES = ("gray", "detect", "track", "crop", "classify", "smooth")  # track: following faces between detections
 
 
 class EmotionRecognizer:
@@ -42,20 +45,27 @@ class EmotionRecognizer:
     - "still" (images and folders of photos): a full-resolution, finer search for faces down to 24 px on each image,
       with no smoothing, since consecutive images are unrelated.
     ``for_source`` picks the mode from the source.
+
+    ``detector`` is a ``FaceDetector`` (the tuned Haar cascades, the default), or the name of one of
+    ``fer_utils.realtime.detectors`` (Haar instead, with a printed reason, where its package is missing). Faces
+    with landmarks are aligned to FER2013's framing (``align``); the others are cropped by their box.
     """
 
-    def __init__(self, classifier, detector: FaceDetector | None = None, smoothing: float = 0.6,
+    def __init__(self, classifier, detector: FaceDetector | str | None = None, smoothing: float = 0.6,
                  margins=CROP_MARGINS, mode: str = "track", redetect_every: int = 15):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
         self.classifier = SingleView(classifier) if isinstance(classifier, FERClassifier) else classifier
         self.mode = mode
+        if isinstance(detector, str):
+            detector = TrackableDetector(detector_or_haar(detector))
         self.detector = detector or (FaceDetector.for_stills() if mode == "still" else FaceDetector())
         self.tracker = FaceTracker(self.detector, redetect_every) if mode == "track" else None
         self.smoother = Smoother(0.0 if mode == "still" else smoothing)
         self.margins = margins
         self.fps: float | None = None
         self.last_seconds = 0.0
+        self.stage_seconds = dict.fromkeys(STAGES, 0.0)  # summed over the frames, for a profile of where time goes
 
     def __call__(self, frame) -> list[FaceResult]:
         started = time.perf_counter()
@@ -70,17 +80,37 @@ class EmotionRecognizer:
         """The recogniser for a source: "still" for an image or a folder of images, "track" for a video or camera."""
         return cls(classifier, smoothing=smoothing, mode="still" if is_still(source) else "track", **kwargs)
 
+    def _lap(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.stage_seconds[stage] += now - since
+        return now
+
     def _recognise(self, frame) -> list[FaceResult]:
+        started = time.perf_counter()
         gray = to_gray(frame)
+        started = self._lap("gray", started)
         if self.tracker is not None:
+            detecting = self.tracker.detect_seconds
             found = self.tracker(gray)
             ids, boxes = [i for i, _ in found], [b for _, b in found]
+            self.stage_seconds["detect"] += self.tracker.detect_seconds - detecting
+            started = self._lap("track", started + self.tracker.detect_seconds - detecting)
         else:
             ids, boxes = None, [tuple(int(v) for v in b) for b in self.detector.detect(gray)]
+            started = self._lap("detect", started)
         if not len(boxes):
             self.smoother.update([], np.zeros((0, len(EMOTIONS)), np.float32), [] if ids is not None else None)
             return []
-        crops = np.stack([crop_face(gray, box, self.margins) for box in boxes])
+        crops = np.stack([self._crop(gray, box) for box in boxes])
+        getattr(self.detector, "landmarks", {}).clear()  # this frame's; the next frame brings its own
+        started = self._lap("crop", started)
         probs = self.classifier.predict_proba(crops)
+        started = self._lap("classify", started)
         ids, smoothed = self.smoother.update(boxes, probs, ids)
+        self._lap("smooth", started)
         return [FaceResult(tuple(int(v) for v in box), p, i) for box, p, i in zip(boxes, smoothed, ids)]
+
+    def _crop(self, gray: np.ndarray, box) -> np.ndarray:
+        """The face aligned by its landmarks where the detector gave them, else cut by its box."""
+        landmarks = getattr(self.detector, "landmarks", {}).get(tuple(box))
+        return crop_face(gray, box, self.margins) if landmarks is None else align_face(gray, landmarks)

@@ -1,5 +1,6 @@
 """Faces followed across the frames of a video (``FaceTracker``), and their probabilities smoothed (``Smoother``)."""
 
+import time
 from dataclasses import dataclass, field
 
 import cv2
@@ -98,6 +99,7 @@ class FaceTracker:
         self.next_id = self.full_detections = 0
         self.since_full: int | None = None  # frames since the last full detection; None before the first
         self.lost = False
+        self.detect_seconds = 0.0  # spent in full detections, the rest of the time in following faces
 
     def __call__(self, gray: np.ndarray) -> list[tuple[int, tuple]]:
         every = self.redetect_every if self.tracks else self.idle_every
@@ -106,7 +108,10 @@ class FaceTracker:
         unmatched = list(self.tracks)
         if full:
             self.full_detections += 1
-            for box in self.detector.detect(gray):
+            started = time.perf_counter()
+            detected = self.detector.detect(gray)
+            self.detect_seconds += time.perf_counter() - started
+            for box in detected:
                 box = tuple(int(v) for v in box)
                 best = max(unmatched, key=lambda t: iou(t.box, box), default=None)
                 if best is not None and iou(best.box, box) >= self.min_iou:
