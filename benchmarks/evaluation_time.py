@@ -13,6 +13,7 @@ then runs warm, on the logits the previous one left.
 import argparse
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -46,11 +47,12 @@ def clear_evaluation_caches(checkout: Path) -> None:
 
 
 def report(checkout: Path, output: Path, params: list[str]) -> float:
-    """Seconds for the evaluate profile's report in ``checkout``, written to ``output``."""
+    """Seconds for the evaluate profile's report in ``checkout`` (its code, its caches), written to ``output``."""
     command = [sys.executable, "-m", "fer_utils.pipeline", "--profile", "evaluate", "--quiet", "--output-dir",
                str(output), *[arg for param in params for arg in ("-p", param)]]
+    env = {**os.environ, "PYTHONPATH": str(checkout)}  # the kernels import this checkout's fer_utils, not the install
     started = time.perf_counter()
-    subprocess.run(command, cwd=checkout, check=True, capture_output=True)
+    subprocess.run(command, cwd=checkout, check=True, capture_output=True, env=env)
     return round(time.perf_counter() - started, 1)
 
 

@@ -96,6 +96,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; the best time of each loop counts")
     parser.add_argument("--frames", type=int, default=60, help="frames per clip")
     parser.add_argument("--write", action="store_true", help="store the JSON in models/realtime-benchmark.json")
+    parser.add_argument("--detectors", nargs="*", default=[], metavar="NAME",
+                        help="also run ours, tracking on, with these detectors of fer_utils.realtime.detectors")
     args = parser.parse_args()
 
     classifier = load_classifier(args.checkpoint, "cpu")
@@ -109,7 +111,9 @@ def main() -> None:
 
     loops = {"tracking": lambda: EmotionRecognizer(fast, mode="track"),
              "tracking_off": lambda: EmotionRecognizer(fast, mode="detect"),
-             "original": lambda: OriginalLoop(SingleView(classifier))}
+             "original": lambda: OriginalLoop(SingleView(classifier)),
+             **{f"tracking_{name}": lambda name=name: EmotionRecognizer(fast, detector=name, mode="track")
+                for name in args.detectors}}
     seconds = {name: {"one_face": np.inf, "scenes": [np.inf] * len(clips)} for name in loops}
     outputs = {}
     for round_index in range(args.rounds):

@@ -1,6 +1,7 @@
 """What runs a network's forward pass at evaluation: PyTorch on the model's device, or, on a CPU, onnxruntime on the
 same network exported once per checkpoint (benchmarks/evaluation_time.py measures both, and their accuracy)."""
 
+import inspect
 import tempfile
 from pathlib import Path
 
@@ -41,17 +42,23 @@ class OnnxForward:
         return torch.from_numpy(self.session.run(None, {"input": x.cpu().numpy()})[0])
 
 
-def export_network(model: torch.nn.Module, input_shape: tuple, output: Path) -> Path:
-    """The bare network (normalised input to logits) as one ONNX file with a dynamic batch, written to ``output``."""
+def export_onnx(module: torch.nn.Module, example: torch.Tensor, output: Path, input_name: str) -> Path:
+    """``module`` as one ONNX file (the weights inside) with a dynamic batch, written to ``output``."""
     import onnx
 
+    argument = next(iter(inspect.signature(module.forward).parameters))
     batch = torch.export.Dim("batch", min=1)
     with tempfile.TemporaryDirectory() as folder, torch.no_grad():
-        exported = Path(folder) / "network.onnx"  # the exporter may put the weights in a file beside it
-        torch.onnx.export(model.cpu().eval(), (torch.zeros(2, *input_shape),), str(exported), input_names=["input"],
-                          output_names=["logits"], dynamic_shapes={"x": {0: batch}}, dynamo=True, verbose=False)
+        exported = Path(folder) / "model.onnx"  # the exporter may put the weights in a file beside it
+        torch.onnx.export(module, (example,), str(exported), input_names=[input_name], output_names=["logits"],
+                          dynamic_shapes={argument: {0: batch}}, dynamo=True, verbose=False)
         onnx.save(onnx.load(str(exported)), str(output))
-    return output
+    return Path(output)
+
+
+def export_network(model: torch.nn.Module, input_shape: tuple, output: Path) -> Path:
+    """The bare network (normalised input to logits) as ONNX, written to ``output``."""
+    return export_onnx(model.cpu().eval(), torch.zeros(2, *input_shape), output, "input")
 
 
 def onnx_forward(model: torch.nn.Module, input_shape: tuple, path: Path) -> OnnxForward | None:

@@ -18,7 +18,7 @@ from torch import nn
 
 from .classifier import FERClassifier, load_classifier
 from .data import load_arrays
-from .engines import TOLERANCE
+from .engines import TOLERANCE, export_onnx
 from .views import batched_logits, preprocess
 
 
@@ -51,9 +51,7 @@ def export(model: nn.Module, model_cfg: dict, fmt: str, output: Path | str) -> P
                 import onnxscript  # noqa: F401  (the exporter needs it)
             except ImportError as err:
                 raise SystemExit("ONNX export needs onnx and onnxscript: pip install -e '.[export]'") from err
-            batch = torch.export.Dim("batch", min=1)
-            torch.onnx.export(module, (example,), str(output), input_names=["faces"], output_names=["logits"],
-                              dynamic_shapes={"faces": {0: batch}}, dynamo=True, verbose=False)
+            export_onnx(module, example, output, "faces")
         else:
             raise ValueError(f"format must be onnx or torchscript, got {fmt!r}")
     return output
