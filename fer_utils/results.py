@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .benchmark_results import render_detectors, render_evaluation_time, render_video
 from .checkpoint import load_checkpoint, save_checkpoint
 from .classifier import load_classifier
 from .data import load_arrays
@@ -28,6 +29,8 @@ from .views import TTA_MODES, best_views
 METRICS = MODELS_DIR / "fer2013-resnet18.metrics.json"
 REALTIME = MODELS_DIR / "realtime-benchmark.json"
 PRECISION = MODELS_DIR / "classifier-precision.json"
+BENCHMARKS = {"devfaces-detectors.json": render_detectors, "devfaces-video.json": render_video,
+              "evaluation-time.json": render_evaluation_time}  # models/<file>: its README paragraph
 CONFUSION_FIGURE = MODELS_DIR / "fer2013-resnet18-confusion.png"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -234,11 +237,21 @@ def adopt_metrics(report: Path) -> None:
     METRICS.write_text(json.dumps(metrics, indent=2) + "\n")
 
 
-def render() -> None:
+def readme_results() -> str:
+    """The README's results section, from the JSON files in models/."""
     metrics = json.loads(METRICS.read_text())
     realtime = json.loads(REALTIME.read_text()) if REALTIME.exists() else None
     precision = json.loads(PRECISION.read_text()) if PRECISION.exists() else None
-    update_readme(render_results(metrics, realtime, precision))
+    sections = [render_results(metrics, realtime, precision)]
+    for name, render_one in BENCHMARKS.items():
+        if (MODELS_DIR / name).exists():
+            sections.append("\n".join(render_one(json.loads((MODELS_DIR / name).read_text()))))
+    return "\n\n".join(sections)
+
+
+def render() -> None:
+    update_readme(readme_results())
+    metrics = json.loads(METRICS.read_text())
     (MODELS_DIR / "README.md").write_text(render_card(metrics, load_checkpoint(SHIPPED_CHECKPOINT)))
     confusion_matrices(np.array(metrics["confusion_matrix"]), path=CONFUSION_FIGURE)
 

@@ -7,7 +7,7 @@ from fer_utils.imports import PACKAGE, import_graph, imported_modules, modules, 
 
 # Lowest first. A module imports only modules of lower layers (the package's __init__ is above them all).
 LAYERS = [
-    ["labels", "paths", "device", "scores", "imports", "engines", "logit_cache"],  # no imports of the package
+    ["labels", "paths", "device", "scores", "imports", "engines", "logit_cache", "benchmark_results"],  # no imports
     ["provenance", "config", "data", "models", "views", "checkpoint", "devfaces",  # options, arrays, network, input
      "realtime.detect", "realtime.crops", "realtime.align"],
     ["audit", "augment", "schedule", "distributed", "classifier", "perturb", "calibration", "realtime.sources",

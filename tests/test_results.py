@@ -19,10 +19,7 @@ def readme_section() -> str:
 
 def test_readme_results_agree_with_the_shipped_metrics():
     metrics = json.loads(results.METRICS.read_text())
-    realtime = json.loads(results.REALTIME.read_text()) if results.REALTIME.exists() else None
-    precision = json.loads(results.PRECISION.read_text()) if results.PRECISION.exists() else None
-    assert readme_section() == results.render_results(metrics, realtime, precision), (
-        "run: python -m fer_utils.results render")
+    assert readme_section() == results.readme_results(), "run: python -m fer_utils.results render"
     assert metrics["provenance"]["checkpoint_sha256"] == file_sha256(results.SHIPPED_CHECKPOINT)
     assert results.SHIPPED_CHECKPOINT.stat().st_size <= 25e6
 
@@ -102,3 +99,25 @@ def test_metrics_of_another_checkpoint_are_not_adopted(tmp_path, monkeypatch):
     report.write_text(json.dumps(matching))
     results.adopt_metrics(report)
     assert json.loads((tmp_path / "metrics.json").read_text())["accuracy"]["combined"] == 0.70675
+
+
+def test_the_benchmark_tables_come_from_their_json():
+    from fer_utils.benchmark_results import render_detectors, render_evaluation_time, render_video
+
+    detectors = {"machine": "cpu", "rounds": 2, "photos": 3, "faces_counted": 8, "detectors": {
+        "haar": {"found": 0.5, "boxes_beyond_count": 4, "beyond_per_photo": 1.333, "ms_per_photo": 99.6},
+        "mtcnn": {"found": 0.875, "boxes_beyond_count": 0, "beyond_per_photo": 0.0, "ms_per_photo": 50.2}}}
+    text = "\n".join(render_detectors(detectors))
+    assert "| haar | 50.0 % | 4 (1.33) | 100 |" in text and "| mtcnn | 87.5 % | 0 (0.00) | 50 |" in text
+    stage = {"decode": 2.0, "detect": 4.0}
+    video = {"machine": "cpu", "frames_per_video": 10, "width": 640, "rounds": 2, "classifier": "c",
+             "single_person_clips": ["a.mp4", "b.mp4"], "stages": ["decode", "detect"],
+             "loops": {"ours": {"a.mp4": {"fps": 100.4, "ms_per_frame": stage},
+                                "b.mp4": {"fps": 50, "ms_per_frame": {"decode": 4.0, "detect": 8.0}},
+                                "crowd.mp4": {"fps": 9, "ms_per_frame": {"decode": 40.0, "detect": 80.0}}}}}
+    assert "| ours | 100 | 50 | 9 | 3.0 | 6.0 |" in render_video(video)  # stages: the single-person clips' mean
+    timing = {"machine": "cpu", "old_commit": "abc", "old_s": [600, 660], "new_cold_s": [120], "new_warm_s": 30,
+              "differences": {"metrics.json": {"numbers": 90, "changed": 0}, "error_analysis.json":
+                              {"numbers": 10, "changed": 1}}}
+    assert "10.0 minutes with the code of abc, 2.0 with today's from cold caches and 0.5" in \
+        render_evaluation_time(timing)[0] and "1 of the 100 numbers" in render_evaluation_time(timing)[0]

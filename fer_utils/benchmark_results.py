@@ -1,0 +1,48 @@
+"""The README's tables of the benchmarks whose JSON is kept in models/: the detectors on the real photos, the demo
+on the real videos with where its time goes, and the evaluation report's time. Text from the JSON, never by hand."""
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f} %"
+
+
+def render_detectors(result: dict) -> list[str]:
+    """benchmarks/devfaces_detectors.py: faces found on the real photos, boxes beyond the count, time."""
+    lines = [f"Face detectors on the real photos (`benchmarks/devfaces_detectors.py` on {result['machine']}, one "
+             f"thread, best of {result['rounds']} alternating rounds): the {result['photos']} photos of "
+             f"`../shared/devfaces` whose faces were counted exactly ({result['faces_counted']} faces). A photo's "
+             "found faces are its boxes capped at its count; boxes beyond the count are false faces at least.",
+             "", "| detector | faces found | boxes beyond the counts (per photo) | ms per photo |", "|---|---|---|---|"]
+    for name, row in result["detectors"].items():
+        lines.append(f"| {name} | {_pct(row['found'])} | {row['boxes_beyond_count']} ({row['beyond_per_photo']:.2f})"
+                     f" | {row['ms_per_photo']:.0f} |")
+    return lines
+
+
+def render_video(result: dict) -> list[str]:
+    """benchmarks/devfaces_video.py: frames per second on the real videos and milliseconds per frame by stage."""
+    loops, videos = result["loops"], list(next(iter(result["loops"].values())))
+    single = result["single_person_clips"]
+    lines = [f"The demo on the real videos (`benchmarks/devfaces_video.py` on {result['machine']}, "
+             f"{result['frames_per_video']} frames of each scaled to {result['width']} px wide, best of "
+             f"{result['rounds']} alternating rounds; classifier: {result['classifier']}). Frames per second end to "
+             "end, and where the time of a frame goes on the single-person clips (ms):", "",
+             "| loop | " + " | ".join(f"FPS {name}" for name in videos) + " | " + " | ".join(result["stages"]) + " |",
+             "|---|" + "---|" * (len(videos) + len(result["stages"]))]
+    for loop, by_video in loops.items():
+        stages = [sum(by_video[name]["ms_per_frame"].get(stage, 0.0) for name in single) / len(single)
+                  for stage in result["stages"]]
+        lines.append(f"| {loop} | " + " | ".join(f"{by_video[name]['fps']:.0f}" for name in videos) + " | "
+                     + " | ".join(f"{ms:.1f}" for ms in stages) + " |")
+    return lines
+
+
+def render_evaluation_time(result: dict) -> list[str]:
+    """benchmarks/evaluation_time.py: the evaluate report's time with the old code and today's, cold and warm."""
+    changed = sum(d["changed"] for d in result["differences"].values())
+    compared = sum(d["numbers"] for d in result["differences"].values())
+    return [f"`make report PROFILE=evaluate` (`benchmarks/evaluation_time.py` on {result['machine']}): "
+            f"{min(result['old_s']) / 60:.1f} minutes with the code of {result['old_commit']}, "
+            f"{min(result['new_cold_s']) / 60:.1f} with today's from cold caches and "
+            f"{result['new_warm_s'] / 60:.1f} when the logits are cached; {changed} of the {compared} numbers in "
+            "metrics.json and error_analysis.json differ between the two."]
