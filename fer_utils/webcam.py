@@ -11,6 +11,8 @@ import cv2
 from .classifier import load_classifier
 from .onnx_twin import fast_classifier
 from .realtime import EmotionRecognizer, SourceError, draw, frames
+from .realtime.detectors import DETECTORS
+from .realtime.recognizer import TUNED_HAAR
 
 
 def show_window(recognizer: EmotionRecognizer, source=0, show_probs: bool = True) -> None:
@@ -37,9 +39,12 @@ def main(argv=None) -> int:
     parser.add_argument("--smoothing", type=float, default=0.6, help="0 turns temporal smoothing off")
     parser.add_argument("--no-probs", action="store_true", help="hide the probability bars")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--detector", default=TUNED_HAAR, choices=[TUNED_HAAR, *DETECTORS],
+                        help=f"face detector (default {TUNED_HAAR}); the CNN ones need their packages (make setup)")
     args = parser.parse_args(argv)
     classifier = fast_classifier(load_classifier(args.checkpoint, args.device))
-    recognizer = EmotionRecognizer.for_source(classifier, args.source, smoothing=args.smoothing)
+    recognizer = EmotionRecognizer.for_source(classifier, args.source, smoothing=args.smoothing,
+                                                detector=args.detector)
     try:
         show_window(recognizer, args.source, not args.no_probs)
     except SourceError as err:

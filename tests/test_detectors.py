@@ -88,3 +88,25 @@ def test_the_shipped_calibration_has_level_eyes_inside_the_face():
     landmarks = fer2013_landmarks()
     (lx, ly), (rx, ry) = landmarks[:2]
     assert 0 < lx < 24 < rx < 48 and abs(ly - ry) < 2 and landmarks[2, 1] > ly and landmarks[3, 1] > landmarks[2, 1]
+
+
+class Uniform:
+    def predict_proba(self, faces):
+        return np.full((len(faces), 7), 1 / 7, np.float32)
+
+
+@pytest.mark.parametrize("mode", ["still", "track"])
+def test_the_recogniser_aligns_the_faces_of_a_detector_with_landmarks(mode, monkeypatch):
+    pytest.importorskip("facenet_pytorch")
+    from fer_utils.realtime import recognizer
+
+    image, _ = portrait()
+    aligned = []
+    monkeypatch.setattr(recognizer, "align_face", lambda gray, landmarks: aligned.append(landmarks) or
+                        align_face(gray, landmarks))
+    faces = recognizer.EmotionRecognizer(Uniform(), detector="mtcnn", mode=mode)(image)
+    assert len(faces) == 1 and len(aligned) == 1
+    x, y, w, h = faces[0].box
+    assert (aligned[0][:2] >= [x, y]).all() and (aligned[0][:2] <= [x + w, y + h]).all()
+    assert recognizer.EmotionRecognizer(Uniform(), detector=recognizer.TUNED_HAAR).detector.__class__.__name__ == \
+        "FaceDetector"

@@ -31,6 +31,7 @@ class FaceResult:
 
 
 MODES = ("track", "detect", "still")
+TUNED_HAAR = "haar-tuned"  # the default: FaceDetector, the Haar cascades tuned for tracking
 STAGES = ("gray", "detect", "track", "crop", "classify", "smooth")  # track: following faces between detections
 
 
@@ -46,8 +47,9 @@ class EmotionRecognizer:
       with no smoothing, since consecutive images are unrelated.
     ``for_source`` picks the mode from the source.
 
-    ``detector`` is a ``FaceDetector`` (the tuned Haar cascades, the default), or the name of one of
-    ``fer_utils.realtime.detectors`` (Haar instead, with a printed reason, where its package is missing). Faces
+    ``detector`` is a ``FaceDetector`` (the tuned Haar cascades, the default, also called ``TUNED_HAAR``), or the
+    name of one of ``fer_utils.realtime.detectors`` (Haar instead, with a printed reason, where its package is
+    missing). Faces
     with landmarks are aligned to FER2013's framing (``align``); the others are cropped by their box.
     """
 
@@ -57,7 +59,9 @@ class EmotionRecognizer:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
         self.classifier = SingleView(classifier) if isinstance(classifier, FERClassifier) else classifier
         self.mode = mode
-        if isinstance(detector, str):
+        if detector == TUNED_HAAR:
+            detector = None
+        elif isinstance(detector, str):
             detector = TrackableDetector(detector_or_haar(detector))
         self.detector = detector or (FaceDetector.for_stills() if mode == "still" else FaceDetector())
         self.tracker = FaceTracker(self.detector, redetect_every) if mode == "track" else None
