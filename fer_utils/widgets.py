@@ -22,6 +22,7 @@ import traitlets
 
 from .labels import EMOTIONS
 from .realtime import EmotionRecognizer, SourceError, draw, frames
+from .realtime.recognizer import TUNED_HAAR
 
 STATIC = Path(__file__).parent / "static"
 
@@ -83,8 +84,9 @@ class KernelCamera:
     in place. Frames are opened and read on the kernel's main thread, in an asyncio task that yields between frames,
     so Stop and other widgets keep responding. ``widget`` is what a notebook displays."""
 
-    def __init__(self, classifier, source: int | str = 0, smoothing: float = 0.6, show_probs: bool = True):
-        self.classifier, self.source = classifier, source
+    def __init__(self, classifier, source: int | str = 0, smoothing: float = 0.6, show_probs: bool = True,
+                 detector: str = TUNED_HAAR):
+        self.classifier, self.source, self.detector = classifier, source, detector
         self.start = widgets.ToggleButton(description="Start", icon="play", value=False)
         self.strength = widgets.FloatSlider(value=smoothing, min=0.0, max=0.95, step=0.05, description="smoothing")
         self.probs = widgets.Checkbox(value=show_probs, description="show probabilities")
@@ -111,7 +113,8 @@ class KernelCamera:
 
     async def run(self) -> None:
         """Show annotated frames until Stop or the end of the source; the capture is released either way."""
-        recognizer = EmotionRecognizer.for_source(self.classifier, self.source, smoothing=self.strength.value)
+        recognizer = EmotionRecognizer.for_source(self.classifier, self.source, smoothing=self.strength.value,
+                                                  detector=self.detector)
         problem, count = None, 0
         try:
             for _, frame in frames(self.source):
@@ -132,14 +135,16 @@ class KernelCamera:
             self.status.value = problem or f"stopped after {count} frames; {self._name()} released"
 
 
-def live_camera(classifier, camera: str = "browser", smoothing: float = 0.6, show_probs: bool = True):
+def live_camera(classifier, camera: str = "browser", smoothing: float = 0.6, show_probs: bool = True,
+                detector: str = TUNED_HAAR):
     """The live demo's widget: ``camera`` "browser" reads this browser's camera; a number opens that camera on the
-    kernel's machine; anything else is a video file played through the same controls."""
+    kernel's machine; anything else is a video file played through the same controls. ``detector`` names the face
+    detector (``EmotionRecognizer``)."""
     if camera == "browser":
-        return BrowserCamera(EmotionRecognizer(classifier, smoothing=smoothing), smoothing=smoothing,
-                             show_probs=show_probs)
+        return BrowserCamera(EmotionRecognizer(classifier, smoothing=smoothing, detector=detector),
+                             smoothing=smoothing, show_probs=show_probs)
     if camera.isdigit():
-        return KernelCamera(classifier, int(camera), smoothing, show_probs).widget
+        return KernelCamera(classifier, int(camera), smoothing, show_probs, detector).widget
     if not Path(camera).is_file():
         raise SourceError(f"camera={camera!r}: give 'browser', a camera index such as '0', or a video file that exists")
-    return KernelCamera(classifier, camera, smoothing, show_probs).widget
+    return KernelCamera(classifier, camera, smoothing, show_probs, detector).widget
