@@ -28,7 +28,7 @@ class TrainConfig:
     profile: str = "custom"  # the profile these options came from; names the run folder runs/<profile>/
     data_dir: str = ""  # FER2013 folder; empty means data/fer2013
     max_per_class: int = 0  # images per class and split; 0 keeps all
-    val_fraction: float = 0.1  # share of train held out for model selection
+    val_fraction: float = 0.1  # share of train held out for model selection; 0 refits on all of train (set tta)
     clean: bool = False  # leave out blank training images and duplicate groups whose copies disagree on the label
     seed: int = 0  # seed of the split, the initialisation and the augmentation
     device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
@@ -54,6 +54,8 @@ class TrainConfig:
     mixup: float = 0.0  # mixup alpha; 0 turns it off
     cutmix: float = 0.0  # cutmix alpha; 0 turns it off
     balance: Literal["none", "loss", "sampler"] = "none"  # class-weighted loss or class-balanced sampling
+    teacher: str = ""  # checkpoint whose probabilities (with its own test-time views) are mixed into the targets
+    distill: float = 0.0  # share of the teacher's probabilities in the targets (self-distillation); 0 turns it off
     flip: float = 0.5  # probability of a mirror image
     rotation: float = 10.0  # degrees, either way
     translate: float = 0.1  # fraction of the side, either way
@@ -85,6 +87,17 @@ class TrainConfig:
                               f"got {self.small_input}")
         if self.small_input and self.pipeline == "torchvision":
             raise ConfigError("small_input (progressive resizing) needs pipeline=fast")
+        if not 0 <= self.distill <= 1:
+            raise ConfigError(f"distill is the teacher's share of the targets and must lie in [0, 1], got "
+                              f"{self.distill!r}")
+        if bool(self.distill) != bool(self.teacher):
+            raise ConfigError("self-distillation needs both a teacher checkpoint and a distill share above 0; got "
+                              f"teacher={self.teacher!r}, distill={self.distill!r}")
+        if self.distill and self.pipeline == "torchvision":
+            raise ConfigError("distill (the teacher's probabilities as targets) needs pipeline=fast")
+        if self.val_fraction == 0 and self.tta == "auto":
+            raise ConfigError("val_fraction=0 (a refit on all training images) leaves no validation split to choose "
+                              "the test-time views on: set tta to the views that the run with a split chose")
         if self.crop and self.input_size >= 48:
             raise ConfigError(f"crop=true needs input_size below the faces' 48 pixels, got {self.input_size}")
 

@@ -359,6 +359,8 @@ def train_val_indices(labels: np.ndarray, val_fraction: float = 0.1, seed: int =
     from sklearn.model_selection import train_test_split
 
     index = np.arange(len(labels))
+    if val_fraction == 0:  # a refit on all of train
+        return index, index[:0]
     counts = np.bincount(labels)
     can_stratify = counts[counts > 0].min() >= 2 and round(val_fraction * len(labels)) >= (counts > 0).sum()
     stratify = labels if can_stratify else None

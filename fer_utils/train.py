@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from .augment import mix
 from .checkpoint import load_checkpoint
+from .classifier import load_classifier
 from .config import TRAINING_OPTIONS, ConfigError, TrainConfig, parse_pairs, training_config
 from .data import FERArrays, load_arrays, pixel_stats
 from .device import native_bf16, pick_device
@@ -36,6 +37,7 @@ from .labels import EMOTIONS
 from .loaders import fast_batches, torchvision_loader
 from .models import build_model, model_config
 from .paths import RUNS_DIR
+from .provenance import file_sha256
 from .runs import (
     epoch_record,
     provenance,
@@ -80,6 +82,17 @@ class TrainingData:
     val_labels: torch.Tensor
     model_cfg: dict
     left_out: int  # training images left out by ``clean``
+    targets: torch.Tensor | None = None  # soft targets (N,7) of the training faces, where a teacher is distilled
+
+
+def teacher_targets(config: TrainConfig, faces: np.ndarray, labels: np.ndarray, device: torch.device) -> torch.Tensor:
+    """The training targets of self-distillation: (1 - distill) of the one-hot labels plus distill of the teacher's
+    probabilities, from the teacher's own test-time views (computed once per teacher and image set, then cached)."""
+    teacher = load_classifier(config.teacher, device.type, engine="auto", cache=True)
+    print(f"distilling {teacher} ({config.distill:g} of the targets)", flush=True)
+    probs = teacher.predict_proba(faces)
+    one_hot = np.eye(len(EMOTIONS), dtype=np.float32)[labels]
+    return torch.from_numpy((1 - config.distill) * one_hot + config.distill * probs).to(device)
 
 
 def prepare_data(config: TrainConfig, device: torch.device, arrays: FERArrays | None = None) -> TrainingData:
@@ -93,8 +106,12 @@ def prepare_data(config: TrainConfig, device: torch.device, arrays: FERArrays | 
     images = torch.from_numpy(split.train_all.images).to(device)
     labels = torch.from_numpy(split.train_all.labels).to(device)
     train_on, val_on = torch.from_numpy(split.train_index).to(device), torch.from_numpy(split.val_index).to(device)
+    targets = None
+    if config.distill:
+        targets = teacher_targets(config, split.train_all.images[split.train_index],
+                                  split.train_all.labels[split.train_index], device)
     return TrainingData(split.train_all, split.train_index, split.val_index, images[train_on], labels[train_on],
-                        images[val_on], labels[val_on], model_cfg, split.left_out)
+                        images[val_on], labels[val_on], model_cfg, split.left_out, targets)
 
 
 @dataclass
@@ -141,7 +158,8 @@ def train_step(model, optimizer, x, y, run: Run) -> tuple[float, int]:
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return loss.item(), int((logits.argmax(1) == y_a).sum())
+    hard = y_a.argmax(1) if y_a.ndim == 2 else y_a  # soft targets (distillation): their top class
+    return loss.item(), int((logits.argmax(1) == hard).sum())
 
 
 def train_one_epoch(model, optimizer, schedule, ema, batches, steps: int, run: Run,
@@ -257,7 +275,8 @@ def train_processes(config: TrainConfig, ranks: Ranks, device: torch.device, run
     info = {"init": init, "bf16": bf16, "channels_last": channels_last, "train_images": len(data.train_index),
             "val_images": len(data.val_index), "left_out": data.left_out, "steps_per_epoch": steps_per_epoch,
             "world_size": ranks.world, "global_batch": config.batch_size,
-            "batch_per_process": config.batch_size // ranks.world, "lr": config.lr}
+            "batch_per_process": config.batch_size // ranks.world, "lr": config.lr,
+            **({"teacher_sha256": file_sha256(config.teacher)} if config.teacher else {})}
 
     # the epochs
     budget = f" of {config.minutes:g}" if config.minutes else ""
@@ -272,7 +291,8 @@ def train_processes(config: TrainConfig, ranks: Ranks, device: torch.device, run
             loader.generator.manual_seed(config.seed + epoch)
             batches = ((x.to(device), y.to(device)) for x, y in loader)
         else:
-            batches = fast_batches(data.images, data.labels, config, data.model_cfg, run.generator, sample_weights,
+            targets = data.targets if data.targets is not None else data.labels
+            batches = fast_batches(data.images, targets, config, data.model_cfg, run.generator, sample_weights,
                                    clock, ranks)
         train_loss, train_acc = train_one_epoch(step_model, optimizer, schedule, ema, batches, steps_per_epoch, run,
                                                 f"epoch {epoch + 1}")
@@ -291,7 +311,8 @@ def train_processes(config: TrainConfig, ranks: Ranks, device: torch.device, run
         print(f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.3f} acc {train_acc:.3f} | "
               f"val loss {val_loss:.3f} acc {val_acc:.3f} | {seconds:.0f} s, {elapsed / 60:.1f}{budget} min in all",
               flush=True)
-        improved, best_acc = val_acc > best_acc, max(best_acc, val_acc)
+        improved = val_acc > best_acc or not len(data.val_index)  # a refit on all of train keeps its last epoch
+        best_acc = max(best_acc, val_acc)
         common = epoch_record(data.model_cfg, config, info, history,
                               provenance(device, data.train_all.data_hash, config, elapsed))
         save_checkpoints(run_dir, common, evaluated.state_dict(),
