@@ -52,9 +52,8 @@ def test_a_student_trains_on_the_teachers_targets_and_records_its_teacher(tiny_r
 def test_a_refit_trains_on_every_training_image_and_keeps_its_last_epoch(tiny_data, tmp_path):
     options = {**QUICK, "epochs": 2, "val_fraction": 0.0, "tta": "flip", "data_dir": str(tiny_data)}
     result = train.train("smoke", options, tmp_path, progress=False)
-    arrays = load_arrays(tiny_data, verbose=False)
-    assert result["info"]["train_images"] == len(arrays.split("train")) and result["info"]["val_images"] == 0
-    split = training_split(arrays, options)
-    assert len(split.train_index) == len(arrays.split("train")) and len(split.val_index) == 0
+    split = training_split(load_arrays(tiny_data, verbose=False), load_checkpoint(result["best_checkpoint"])["config"])
+    assert len(split.train_index) == len(split.train_all) and len(split.val_index) == 0  # the profile's every image
+    assert result["info"]["train_images"] == len(split.train_all) and result["info"]["val_images"] == 0
     best, last = (load_checkpoint(Path(result["run_dir"]) / name) for name in ("best.pt", "last.pt"))
     assert best["epoch"] == last["epoch"] == 2 and best["tta"] == "flip"
