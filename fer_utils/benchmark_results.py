@@ -20,20 +20,25 @@ def render_detectors(result: dict) -> list[str]:
 
 
 def render_video(result: dict) -> list[str]:
-    """benchmarks/devfaces_video.py: frames per second on the real videos and milliseconds per frame by stage."""
+    """benchmarks/devfaces_video.py: frames per second on the real videos and milliseconds per frame by stage (a loop
+    timed only as a whole, like the original, has its recognition in one "recognise" column)."""
     loops, videos = result["loops"], list(next(iter(result["loops"].values())))
     single = result["single_person_clips"]
+    whole = any("recognise" in by_video[name]["ms_per_frame"] for by_video in loops.values() for name in single)
+    stages = [*result["stages"], *(["recognise"] if whole else [])]
     lines = [f"The demo on the real videos (`benchmarks/devfaces_video.py` on {result['machine']}, "
              f"{result['frames_per_video']} frames of each scaled to {result['width']} px wide, best of "
              f"{result['rounds']} alternating rounds; classifier: {result['classifier']}). Frames per second end to "
              "end, and where the time of a frame goes on the single-person clips (ms):", "",
-             "| loop | " + " | ".join(f"FPS {name}" for name in videos) + " | " + " | ".join(result["stages"]) + " |",
-             "|---|" + "---|" * (len(videos) + len(result["stages"]))]
+             "| loop | " + " | ".join(f"FPS {name}" for name in videos) + " | " + " | ".join(stages) + " |",
+             "|---|" + "---|" * (len(videos) + len(stages))]
     for loop, by_video in loops.items():
-        stages = [sum(by_video[name]["ms_per_frame"].get(stage, 0.0) for name in single) / len(single)
-                  for stage in result["stages"]]
+        cells = []
+        for stage in stages:
+            times = [by_video[name]["ms_per_frame"].get(stage) for name in single]
+            cells.append("–" if None in times else f"{sum(times) / len(times):.1f}")
         lines.append(f"| {loop} | " + " | ".join(f"{by_video[name]['fps']:.0f}" for name in videos) + " | "
-                     + " | ".join(f"{ms:.1f}" for ms in stages) + " |")
+                     + " | ".join(cells) + " |")
     return lines
 
 
@@ -41,8 +46,9 @@ def render_evaluation_time(result: dict) -> list[str]:
     """benchmarks/evaluation_time.py: the evaluate report's time with the old code and today's, cold and warm."""
     changed = sum(d["changed"] for d in result["differences"].values())
     compared = sum(d["numbers"] for d in result["differences"].values())
+    largest = max(d["largest_change"] for d in result["differences"].values())
     return [f"`make report PROFILE=evaluate` (`benchmarks/evaluation_time.py` on {result['machine']}): "
             f"{min(result['old_s']) / 60:.1f} minutes with the code of {result['old_commit']}, "
             f"{min(result['new_cold_s']) / 60:.1f} with today's from cold caches and "
             f"{result['new_warm_s'] / 60:.1f} when the logits are cached; {changed} of the {compared} numbers in "
-            "metrics.json and error_analysis.json differ between the two."]
+            f"metrics.json and error_analysis.json differ between the two, by at most {largest:.1g}."]

@@ -114,10 +114,15 @@ def test_the_benchmark_tables_come_from_their_json():
              "single_person_clips": ["a.mp4", "b.mp4"], "stages": ["decode", "detect"],
              "loops": {"ours": {"a.mp4": {"fps": 100.4, "ms_per_frame": stage},
                                 "b.mp4": {"fps": 50, "ms_per_frame": {"decode": 4.0, "detect": 8.0}},
-                                "crowd.mp4": {"fps": 9, "ms_per_frame": {"decode": 40.0, "detect": 80.0}}}}}
-    assert "| ours | 100 | 50 | 9 | 3.0 | 6.0 |" in render_video(video)  # stages: the single-person clips' mean
+                                "crowd.mp4": {"fps": 9, "ms_per_frame": {"decode": 40.0, "detect": 80.0}}},
+                       "original": {name: {"fps": 8, "ms_per_frame": {"decode": 2.0, "recognise": 100.0}}
+                                    for name in ("a.mp4", "b.mp4", "crowd.mp4")}}}
+    table = render_video(video)
+    assert "| ours | 100 | 50 | 9 | 3.0 | 6.0 | – |" in table  # stages: the single-person clips' mean
+    assert "| original | 8 | 8 | 8 | 2.0 | – | 100.0 |" in table
     timing = {"machine": "cpu", "old_commit": "abc", "old_s": [600, 660], "new_cold_s": [120], "new_warm_s": 30,
-              "differences": {"metrics.json": {"numbers": 90, "changed": 0}, "error_analysis.json":
-                              {"numbers": 10, "changed": 1}}}
+              "differences": {"metrics.json": {"numbers": 90, "changed": 0, "largest_change": 0.0},
+                              "error_analysis.json": {"numbers": 10, "changed": 1, "largest_change": 2e-8}}}
     assert "10.0 minutes with the code of abc, 2.0 with today's from cold caches and 0.5" in \
         render_evaluation_time(timing)[0] and "1 of the 100 numbers" in render_evaluation_time(timing)[0]
+    assert "by at most 2e-08" in render_evaluation_time(timing)[0]
