@@ -6,9 +6,19 @@ One concern a module: ``sources`` (frames in), ``detect`` (faces found), ``crops
 
 from .crops import CROP_MARGINS, crop_face
 from .detect import STRICT_STAGES, VERIFY_STAGES, FaceDetector, iou
-from .drawing import draw, to_bgr
+from .drawing import draw
 from .recognizer import MODES, EmotionRecognizer, FaceResult
-from .sources import VIDEO_SUFFIXES, FrameError, SourceError, camera_error, frame_rate, frames, is_still, to_gray
+from .sources import (
+           VIDEO_SUFFIXES,
+           FrameError,
+           SourceError,
+           camera_error,
+           frame_rate,
+           frames,
+           is_still,
+           to_bgr,
+           to_gray,
+)
 from .tracking import FaceTrack, FaceTracker, Smoother, Track
 
 __all__ = ["CROP_MARGINS", "MODES", "STRICT_STAGES", "VERIFY_STAGES", "VIDEO_SUFFIXES", "EmotionRecognizer",

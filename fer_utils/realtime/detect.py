@@ -17,6 +17,13 @@ def iou(a, b) -> float:
     return inter / union if union else 0.0
 
 
+def neighbourhood(shape, box, margin: float) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): ``box`` widened by ``margin`` of its size on each side, clipped to a frame of ``shape``."""
+    x, y, w, h = box
+    return (max(int(x - margin * w), 0), max(int(y - margin * h), 0),
+            min(int(x + w + margin * w), shape[1]), min(int(y + h + margin * h), shape[0]))
+
+
 STRICT_STAGES = (("frontalface_alt2", 3), ("frontalface_default", 3))
 VERIFY_STAGES = (("frontalface_alt", 2),)
 
@@ -98,8 +105,7 @@ class FaceDetector:
         a box cannot drift onto part of the face), which costs a fraction of a full search. None if no face is there.
         ``stages`` default to the near stages."""
         x, y, w, h = box
-        x0, y0 = max(int(x - margin * w), 0), max(int(y - margin * h), 0)
-        x1, y1 = min(int(x + w + margin * w), gray.shape[1]), min(int(y + h + margin * h), gray.shape[0])
+        x0, y0, x1, y1 = neighbourhood(gray.shape, box, margin)
         if x1 - x0 < 2 or y1 - y0 < 2:
             return None
         scale = min(face_px / max(w, h), 1.0)

@@ -14,8 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .detect import iou
-from .sources import to_gray
+from .detect import iou, neighbourhood
+from .sources import to_bgr, to_gray
 
 # Five landmarks, in the image's left-to-right order for a frontal face
 LANDMARKS = ("left eye", "right eye", "nose", "mouth left", "mouth right")
@@ -47,11 +47,8 @@ class Faces:
 
 
 def to_rgb(frame: np.ndarray) -> np.ndarray:
-    """A uint8 RGB copy of a uint8 BGR or BGRA frame; any other frame as its gray copy in three channels."""
-    frame = np.asarray(frame)
-    if frame.ndim == 3 and frame.shape[2] in (3, 4) and frame.dtype == np.uint8:
-        return cv2.cvtColor(frame, cv2.COLOR_BGRA2RGB if frame.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    return cv2.cvtColor(to_gray(frame), cv2.COLOR_GRAY2RGB)
+    """A uint8 RGB copy of a gray, BGR or BGRA frame."""
+    return cv2.cvtColor(to_bgr(frame), cv2.COLOR_BGR2RGB)
 
 
 class HaarDetector:
@@ -166,8 +163,7 @@ class TrackableDetector:
 
     def detect_near(self, frame: np.ndarray, box, margin: float = 0.5) -> tuple | None:
         x, y, w, h = box
-        x0, y0 = max(int(x - margin * w), 0), max(int(y - margin * h), 0)
-        x1, y1 = min(int(x + w + margin * w), frame.shape[1]), min(int(y + h + margin * h), frame.shape[0])
+        x0, y0, x1, y1 = neighbourhood(frame.shape, box, margin)
         if x1 - x0 < 2 or y1 - y0 < 2:
             return None
         scale = min(self.face_px / max(w, h, 1), 1.0)

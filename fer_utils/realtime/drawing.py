@@ -5,17 +5,7 @@ import numpy as np
 
 from ..labels import EMOTIONS
 from .recognizer import FaceResult
-from .sources import to_gray
-
-
-def to_bgr(frame) -> np.ndarray:
-    """A uint8 BGR copy of a frame, for drawing."""
-    frame = np.asarray(frame)
-    if frame.dtype != np.uint8 or frame.ndim == 2 or frame.shape[2] == 1:
-        return cv2.cvtColor(to_gray(frame), cv2.COLOR_GRAY2BGR)
-    if frame.shape[2] == 4:
-        return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
-    return frame.copy()
+from .sources import to_bgr
 
 
 def draw(frame, results: list[FaceResult], fps: float | None = None, show_probs: bool = True) -> np.ndarray:

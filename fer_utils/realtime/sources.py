@@ -43,6 +43,17 @@ def to_gray(frame) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
+
+def to_bgr(frame) -> np.ndarray:
+    """A uint8 BGR copy of a frame, for drawing."""
+    frame = np.asarray(frame)
+    if frame.dtype != np.uint8 or frame.ndim == 2 or frame.shape[2] == 1:
+        return cv2.cvtColor(to_gray(frame), cv2.COLOR_GRAY2BGR)
+    if frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+    return frame.copy()
+
+
 def camera_error(index: int) -> SourceError:
     return SourceError(
         f"Cannot open camera {index}. Usual causes:\n"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .detect import FaceDetector, iou
+from .detect import FaceDetector, iou, neighbourhood
 
 
 @dataclass
@@ -149,8 +149,7 @@ class FaceTracker:
         x, y, w, h = track.box
         if not track.patch.size or min(w, h) < 2:
             return None
-        x0, y0 = max(int(x - margin * w), 0), max(int(y - margin * h), 0)
-        x1, y1 = min(int(x + w + margin * w), gray.shape[1]), min(int(y + h + margin * h), gray.shape[0])
+        x0, y0, x1, y1 = neighbourhood(gray.shape, track.box, margin)
         sx, sy = self.PATCH / w, self.PATCH / h
         window = cv2.resize(gray[y0:y1, x0:x1], None, fx=sx, fy=sy, interpolation=cv2.INTER_AREA)
         if window.shape[0] < self.PATCH or window.shape[1] < self.PATCH:
