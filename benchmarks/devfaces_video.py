@@ -4,8 +4,10 @@ draw, in milliseconds per frame.
 
 Loops, in alternating rounds over the same frames: the original study's (benchmarks/realtime_fps.py's
 ``OriginalLoop``: the frontal cascade on every full frame, one PyTorch call per face), ours with the tuned Haar
-cascades and tracking (the demo's default), and ours with each CNN detector and tracking (faces aligned by their
-landmarks where the detector gives them). The single-person clips are the 720p head turn and the 512x512 head.
+cascades and tracking, and ours with each detector and tracking (faces aligned by their landmarks where the detector
+gives them), as the demo runs them (each face classified every third frame, searched for near its box every third
+frame), and the default detector once more with both on every frame. The single-person clips are the 720p head turn
+and the 512x512 head.
 
     python benchmarks/devfaces_video.py [--rounds 2] [--frames 150] [--write]
 """
@@ -24,7 +26,7 @@ from fer_utils.paths import MODELS_DIR, devfaces_dir
 from fer_utils.provenance import cpu_description
 from fer_utils.realtime import EmotionRecognizer, draw
 from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, make_detector
-from fer_utils.realtime.recognizer import STAGES
+from fer_utils.realtime.recognizer import DEFAULT_DETECTOR, STAGES, TUNED_HAAR
 
 WIDTH = 640
 WRITTEN = MODELS_DIR / "devfaces-video.json"
@@ -79,7 +81,7 @@ def main() -> None:
     classifier = load_classifier(device="cpu")
     realtime = fast_classifier(classifier)
     loops = {"original": lambda: OriginalLoop(SingleView(classifier)),
-             "ours, tuned haar": lambda: EmotionRecognizer(realtime, mode="track")}
+             "ours, tuned haar": lambda: EmotionRecognizer(realtime, detector=TUNED_HAAR, mode="track")}
     for name in DETECTORS:
         try:
             make_detector(name)
@@ -87,6 +89,9 @@ def main() -> None:
             print(f"{name}: left out: {err}")
             continue
         loops[f"ours, {name}"] = lambda name=name: EmotionRecognizer(realtime, detector=name, mode="track")
+    if f"ours, {DEFAULT_DETECTOR}" in loops:  # the default with a classification and a near search on every frame
+        loops[f"ours, {DEFAULT_DETECTOR}, every frame"] = lambda: EmotionRecognizer(
+            realtime, detector=DEFAULT_DETECTOR, mode="track", classify_every=1, near_every=1)
     best = {}
     for round_ in range(args.rounds):
         for loop in (list(loops) if round_ % 2 == 0 else list(loops)[::-1]):
@@ -99,7 +104,8 @@ def main() -> None:
     single = [v.path.name for v in videos if v.faces == 1]
     table = {loop: {name: best[(loop, name)] for name in (v.path.name for v in videos)} for loop in loops}
     mean_single = {loop: round(sum(table[loop][n]["fps"] for n in single) / len(single), 1) for loop in loops}
-    summary = {"machine": cpu_description(), "width": WIDTH, "frames_per_video": args.frames, "rounds": args.rounds,
+    summary = {"machine": cpu_description(), "width": WIDTH, "default_detector": DEFAULT_DETECTOR,
+               "frames_per_video": args.frames, "rounds": args.rounds,
                "classifier": repr(realtime), "single_person_clips": single, "stages": ["decode", *STAGES, "draw"],
                "fps_single_person": mean_single, "loops": table}
     if args.write:

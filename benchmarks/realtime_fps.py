@@ -4,7 +4,8 @@ Scenes are built from FER2013 test faces (so every face's label is known): 640x4
 faces 30 to 300 px high over textured backgrounds, moving, growing and shrinking, with ten face-free frames in each
 clip (fer_utils.footage). Three loops run over the same frames, in alternating rounds:
 
-- ours, tracking: EmotionRecognizer(mode="track"), the demo's path (onnxruntime when installed);
+- ours, tracking: EmotionRecognizer(mode="track"), the demo's path with its default detector (onnxruntime when
+  installed), and the same with each other detector (``--detectors``);
 - ours, tracking off: a full-frame detection on every frame (mode="detect");
 - original: the original study's loop: the default frontal cascade on the full gray frame (scaleFactor 1.1,
   minNeighbors 5, minSize 30x30), then one model call per face (the same network, in PyTorch, one view).
@@ -12,7 +13,10 @@ clip (fer_utils.footage). Three loops run over the same frames, in alternating r
 Each loop draws its boxes and labels, as a demo does. Reported per loop: end-to-end FPS, recall by face size (a face
 counts as found when a box overlaps it with IoU >= 0.3), false positives per face-free frame, and the label accuracy
 of the faces found, beside the classifier's accuracy on the dataset's own crops of the same faces. The last line is
-JSON; --write stores it in models/realtime-benchmark.json for the README.
+JSON; --write stores it in models/realtime-benchmark.json for the README. It also carries the default detector's
+figures on real footage from the JSON of benchmarks/devfaces_detectors.py (faces found in the exactly counted
+photos; boxes beyond the counts per photo, at least that many false faces) and devfaces_video.py (frames per second
+on the single-person clips, and its ratio to the original loop): run those first.
 
     python benchmarks/realtime_fps.py [--rounds 2] [--frames 60] [--write]
 """
@@ -32,7 +36,10 @@ from fer_utils.onnx_twin import fast_classifier
 from fer_utils.paths import MODELS_DIR
 from fer_utils.provenance import cpu_description
 from fer_utils.realtime import EmotionRecognizer, FaceResult, draw, iou
+from fer_utils.realtime.detectors import DETECTORS
+from fer_utils.realtime.recognizer import DEFAULT_DETECTOR, TUNED_HAAR
 
+PHOTOS_JSON, VIDEO_JSON = MODELS_DIR / "devfaces-detectors.json", MODELS_DIR / "devfaces-video.json"
 SCENES = [((640, 480), 1), ((640, 480), 2), ((640, 480), 4), ((1280, 720), 1), ((1280, 720), 3),
           ((1280, 720), 6), ((1280, 720), 8)]
 
@@ -90,14 +97,29 @@ def score(clips, outputs_per_clip, reference_correct) -> dict:
             "label_accuracy_found": correct / max(hits, 1), "label_accuracy_dataset_crops": reference / max(hits, 1)}
 
 
+def real_footage(detector: str) -> dict:
+    """The default detector's figures on the real photos and videos, from the JSON that
+    benchmarks/devfaces_detectors.py and devfaces_video.py write (run them first), or a note of what is missing."""
+    try:
+        photos = json.loads(PHOTOS_JSON.read_text())["detectors"][detector]
+        video = json.loads(VIDEO_JSON.read_text())
+        fps = video["fps_single_person"][f"ours, {detector}"]
+    except (OSError, KeyError) as err:
+        return {"real_footage": f"not measured for {detector}: run benchmarks/devfaces_detectors.py and "
+                                f"devfaces_video.py with --write first ({type(err).__name__}: {err})"}
+    return {"real_photos_found": photos["found"], "real_photos_false_per_photo": photos["beyond_per_photo"],
+            "real_video_fps": fps,
+            "real_video_fps_ratio_vs_original": round(fps / video["fps_single_person"]["original"], 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; the best time of each loop counts")
     parser.add_argument("--frames", type=int, default=60, help="frames per clip")
     parser.add_argument("--write", action="store_true", help="store the JSON in models/realtime-benchmark.json")
-    parser.add_argument("--detectors", nargs="*", default=[], metavar="NAME",
-                        help="also run ours, tracking on, with these detectors of fer_utils.realtime.detectors")
+    parser.add_argument("--detectors", nargs="*", default=[TUNED_HAAR, *DETECTORS], metavar="NAME",
+                        help="also run ours, tracking on, with these detectors (default: all of them)")
     args = parser.parse_args()
 
     classifier = load_classifier(args.checkpoint, "cpu")
@@ -113,7 +135,7 @@ def main() -> None:
              "tracking_off": lambda: EmotionRecognizer(fast, mode="detect"),
              "original": lambda: OriginalLoop(SingleView(classifier)),
              **{f"tracking_{name}": lambda name=name: EmotionRecognizer(fast, detector=name, mode="track")
-                for name in args.detectors}}
+                for name in args.detectors if name != DEFAULT_DETECTOR}}
     seconds = {name: {"one_face": np.inf, "scenes": [np.inf] * len(clips)} for name in loops}
     outputs = {}
     for round_index in range(args.rounds):
@@ -146,11 +168,13 @@ def main() -> None:
     ours = report["tracking"]
     summary = {
         "benchmark": "realtime_footage", "device": cpu_description(), "rounds": args.rounds,
+        "detector": DEFAULT_DETECTOR, "classifier": repr(fast),
         "frames_per_clip": args.frames, "scenes": [f"{w}x{h} with {n} face(s)" for (w, h), n in SCENES],
         "fps_one_face": round(ours["fps_one_face"], 1),
         "fps_ratio_vs_original": round(ours["fps_one_face"] / report["original"]["fps_one_face"], 2),
         **{k: round(ours[k], 4) for k in ("recall_ge48", "recall_30_48", "false_positives_per_frame",
                                           "label_accuracy_found", "label_accuracy_dataset_crops")},
+        **real_footage(DEFAULT_DETECTOR),
         "loops": {name: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
                   for name, r in report.items()},
     }

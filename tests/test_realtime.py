@@ -8,6 +8,7 @@ from hypothesis.extra.numpy import arrays
 
 from fer_utils import EMOTIONS, plots, realtime, video
 from fer_utils.classifier import load_classifier
+from fer_utils.realtime.recognizer import DEFAULT_DETECTOR, TUNED_HAAR
 from fer_utils.video import make_demo_video, run_video, score_against_truth
 
 FACE = SAMPLE_DIR / "train" / "happy"
@@ -66,10 +67,10 @@ def test_all_faces_of_a_frame_go_to_the_model_in_one_call():
     frame = np.full((480, 1280), 128, np.uint8)
     frame[:, :640] = face_frame()
     frame[:, 640:] = face_frame()
-    results = realtime.EmotionRecognizer(classifier, smoothing=0)(frame)
+    results = realtime.EmotionRecognizer(classifier, detector=TUNED_HAAR, smoothing=0)(frame)
     assert len(results) == 2 and len(classifier.calls) == 1 and classifier.calls[0].shape == (2, 48, 48)
     assert {r.label for r in results} == {"happy"}
-    assert realtime.EmotionRecognizer(classifier)(np.full((480, 640), 128, np.uint8)) == []
+    assert realtime.EmotionRecognizer(classifier, detector=TUNED_HAAR)(np.full((480, 640), 128, np.uint8)) == []
     assert len(classifier.calls) == 1  # no face, no model call
 
 
@@ -115,8 +116,8 @@ def test_overlay_draws_inside_the_frame():
 def test_gray_bgr_and_bgra_frames_give_the_same_faces(convert):
     classifier = RecordingClassifier()
     gray = face_frame()
-    reference = realtime.EmotionRecognizer(RecordingClassifier(), smoothing=0)(gray)
-    results = realtime.EmotionRecognizer(classifier, smoothing=0)(convert(gray))
+    reference = realtime.EmotionRecognizer(RecordingClassifier(), detector=TUNED_HAAR, smoothing=0)(gray)
+    results = realtime.EmotionRecognizer(classifier, detector=TUNED_HAAR, smoothing=0)(convert(gray))
     assert [r.box for r in results] == [r.box for r in reference]
     assert realtime.draw(convert(gray), results).shape == (480, 640, 3)
 
@@ -147,7 +148,8 @@ def test_headless_run_writes_video_timeline_and_plot(tmp_path, tiny_run):
     faces = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted(SAMPLE_DIR.rglob("*.jpg"))])
     truth = make_demo_video(faces, np.arange(len(faces)) % 7, tmp_path / "demo.mp4", seconds=1, fps=15)
     assert truth["frame"].nunique() == 15 and truth["face"].nunique() == 3
-    recognizer = realtime.EmotionRecognizer(load_classifier(tiny_run["best_checkpoint"], device="cpu"))
+    recognizer = realtime.EmotionRecognizer(load_classifier(tiny_run["best_checkpoint"], device="cpu"),
+                                            detector=TUNED_HAAR)
     result = run_video(recognizer, tmp_path / "demo.mp4", tmp_path / "out", "demo")
     assert result["frames"] == 15
     for key in ("video", "gif", "contact_sheet", "timeline"):
@@ -174,8 +176,9 @@ frame_strategy = st.one_of(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frame=frame_strategy)
-def test_fuzzed_frames_work_or_raise_the_documented_error(frame):
-    recognizer = realtime.EmotionRecognizer(RecordingClassifier(), smoothing=0.5)
+@pytest.mark.parametrize("detector", [TUNED_HAAR, DEFAULT_DETECTOR])
+def test_fuzzed_frames_work_or_raise_the_documented_error(detector, frame):
+    recognizer = realtime.EmotionRecognizer(RecordingClassifier(), detector=detector, smoothing=0.5)
     try:
         results = recognizer(frame)
     except realtime.FrameError:
@@ -208,7 +211,8 @@ def moving_face_frames(steps: int, start=(60, 120), step=(12, 3), side=160, blan
 
 
 def test_a_tracked_face_keeps_its_id_through_motion_with_few_full_detections():
-    recognizer = realtime.EmotionRecognizer(RecordingClassifier(), mode="track", redetect_every=10)
+    recognizer = realtime.EmotionRecognizer(RecordingClassifier(), detector=TUNED_HAAR, mode="track",
+                                            redetect_every=10)
     ids = []
     for frame, true_box in moving_face_frames(30):
         [face] = recognizer(frame)
@@ -245,13 +249,13 @@ def test_small_faces_in_a_large_still_are_found():
         photo[y:y + 36, x:x + 36] = face
         placed.append((x, y, 36, 36))
     assert len(placed) == 6
-    recognizer = realtime.EmotionRecognizer.for_source(RecordingClassifier(), "group-photo.jpg")
+    recognizer = realtime.EmotionRecognizer.for_source(RecordingClassifier(), "group-photo.jpg", detector=TUNED_HAAR)
     assert recognizer.mode == "still"
     boxes = [face.box for face in recognizer(photo)]
     found = sum(any(realtime.iou(box, truth) > 0.3 for box in boxes) for truth in placed)
     assert found >= 5, f"{found} of 6 faces 36 px high found in a 2048x1536 photo"
     assert len(boxes) <= 7, "no crowd of false faces on a plain background"
-    video_detector = realtime.EmotionRecognizer(RecordingClassifier(), mode="detect")
+    video_detector = realtime.EmotionRecognizer(RecordingClassifier(), detector=TUNED_HAAR, mode="detect")
     assert len(video_detector(photo)) < found, "the video detector does not look for faces this small in a large frame"
 
 
@@ -259,16 +263,17 @@ def test_the_mode_follows_the_source(tmp_path):
     (tmp_path / "photos").mkdir()
     for source, mode in [("photo.png", "still"), (str(tmp_path / "photos"), "still"), ("clip.mp4", "track"),
                          ("0", "track"), (0, "track")]:
-        assert realtime.EmotionRecognizer.for_source(RecordingClassifier(), source).mode == mode
+        assert realtime.EmotionRecognizer.for_source(RecordingClassifier(), source, detector=TUNED_HAAR).mode == mode
     with pytest.raises(ValueError, match="mode must be one of track, detect, still"):
-        realtime.EmotionRecognizer(RecordingClassifier(), mode="fast")
+        realtime.EmotionRecognizer(RecordingClassifier(), detector=TUNED_HAAR, mode="fast")
 
 
 @pytest.mark.parametrize("rate", [30, 12])
 def test_the_annotated_video_keeps_the_source_frame_rate(tmp_path, rate):
     faces = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted(SAMPLE_DIR.rglob("*.jpg"))][:3])
     make_demo_video(faces, np.arange(3), tmp_path / "clip.mp4", seconds=1, fps=rate)
-    result = run_video(realtime.EmotionRecognizer(RecordingClassifier()), tmp_path / "clip.mp4", tmp_path / "out")
+    result = run_video(realtime.EmotionRecognizer(RecordingClassifier(), detector=TUNED_HAAR), tmp_path / "clip.mp4",
+                       tmp_path / "out")
     written = cv2.VideoCapture(str(result["video"]))
     assert written.get(cv2.CAP_PROP_FPS) == pytest.approx(rate) and result["fps"] == pytest.approx(rate)
     assert written.get(cv2.CAP_PROP_FRAME_COUNT) == rate
@@ -277,8 +282,62 @@ def test_the_annotated_video_keeps_the_source_frame_rate(tmp_path, rate):
 def test_images_make_a_video_at_the_chosen_rate(tmp_path):
     for i in range(3):
         cv2.imwrite(str(tmp_path / f"{i}.png"), face_frame())
-    recognizer = realtime.EmotionRecognizer.for_source(RecordingClassifier(), tmp_path)
+    recognizer = realtime.EmotionRecognizer.for_source(RecordingClassifier(), tmp_path, detector=TUNED_HAAR)
     default = run_video(recognizer, tmp_path, tmp_path / "out", "default")
     assert cv2.VideoCapture(str(default["video"])).get(cv2.CAP_PROP_FPS) == pytest.approx(video.STILLS_FPS)
     chosen = run_video(recognizer, tmp_path, tmp_path / "out", "chosen", fps=5)
     assert cv2.VideoCapture(str(chosen["video"])).get(cv2.CAP_PROP_FPS) == pytest.approx(5)
+
+
+class CountingClassifier(RecordingClassifier):
+    """Answers each call with other probabilities (one-hot on the call's number), so a kept answer can be told."""
+
+    def predict_proba(self, faces):
+        self.calls.append(np.asarray(faces))
+        return np.tile(np.eye(7, dtype=np.float32)[len(self.calls) % 7], (len(faces), 1))
+
+
+def test_a_tracked_face_is_classified_when_new_and_then_every_few_frames_it_is_seen():
+    classifier = CountingClassifier()
+    recognizer = realtime.EmotionRecognizer(classifier, detector=TUNED_HAAR, smoothing=0, classify_every=3,
+                                            near_every=3)
+    classified, probs = [], []
+    for frame, _ in moving_face_frames(24):
+        calls = len(classifier.calls)
+        [face] = recognizer(frame)
+        classified.append(len(classifier.calls) > calls)
+        probs.append(face.probs)
+    frames = [t for t, done in enumerate(classified) if done]
+    assert frames[0] == 0 and all(b - a >= 3 for a, b in zip(frames, frames[1:])), "new, then every 3rd frame or later"
+    assert len(frames) >= 24 // 3 - 2, "and not much later: the detector sees the face on most near searches"
+    for t in range(1, 24):
+        if not classified[t]:
+            np.testing.assert_array_equal(probs[t], probs[t - 1])  # between classifications the answer is kept
+    with pytest.raises(ValueError, match="classify_every must be at least 1"):
+        realtime.EmotionRecognizer(classifier, detector=TUNED_HAAR, classify_every=0)
+
+
+class NearCounting:
+    """Wraps a FaceDetector and counts its searches near a face."""
+
+    def __init__(self):
+        self.detector, self.near = realtime.FaceDetector(), 0
+
+    def detect(self, frame):
+        return self.detector.detect(frame)
+
+    def detect_near(self, frame, box, *args, **kwargs):
+        self.near += 1
+        return self.detector.detect_near(frame, box, *args, **kwargs)
+
+
+@pytest.mark.parametrize("near_every", [1, 3])
+def test_the_tracker_searches_near_a_face_every_near_every_frames_and_matches_its_patch_between(near_every):
+    detector = NearCounting()
+    tracker = realtime.FaceTracker(detector, redetect_every=100, near_every=near_every)
+    for frame, true_box in moving_face_frames(19):
+        [(_, box)] = tracker(frame)
+        assert realtime.iou(box, true_box) > 0.3, "the patch follows the face as well"
+    assert tracker.full_detections == 1 and detector.near == 18 // near_every
+    with pytest.raises(ValueError, match="max_followed"):
+        realtime.FaceTracker(detector, near_every=8)

@@ -1,12 +1,25 @@
 """Faces cut from a frame the way the classifier reads them: 48x48 gray."""
 
+import json
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
-# FER2013 crops are tighter at the top and wider at the sides than a Haar box. These margins (fractions of the Haar
-# box, left/right, top, bottom) were chosen by measuring classification accuracy on Haar crops of synthetic frames
-# against the dataset's own crops (benchmarks/realtime_fps.py --margins).
-CROP_MARGINS = (0.0, 0.0, 0.0)
+from ..paths import MODELS_DIR
+
+CROP_MARGINS = (0.0, 0.0, 0.0)  # (sides, top, bottom) as fractions of the box: the tuned Haar cascades' box as it is
+MARGINS_FILE = MODELS_DIR / "crop-margins.json"
+
+
+@lru_cache
+def measured_margins(detector: str) -> tuple[float, float, float]:
+    """The margins that benchmarks/crop_margins.py found the classifier reads best for ``detector``'s boxes
+    (models/crop-margins.json); ``CROP_MARGINS`` for a detector it has not measured."""
+    try:
+        return tuple(json.loads(MARGINS_FILE.read_text())["detectors"][detector]["best_margins"])
+    except (OSError, KeyError):
+        return CROP_MARGINS
 
 
 def crop_face(gray: np.ndarray, box, margins=CROP_MARGINS, size: int = 48) -> np.ndarray:

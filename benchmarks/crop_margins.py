@@ -1,0 +1,96 @@
+"""Which crop of a detector's box the classifier reads best: label accuracy of the faces a detector finds in synthetic
+scenes (fer_utils.footage: FER2013 test faces over textured backgrounds, so every face's label and dataset crop are
+known), cut by each margin of a grid, and, for a detector with landmarks, aligned by its eyes
+(fer_utils.realtime.align), beside the classifier's accuracy on the same faces' dataset crops.
+
+Margins are fractions of the box (sides, top, bottom), as ``crop_face`` takes them; negative ones shrink it. Each
+frame is detected on its own (no tracking), and a face counts as found where a box overlaps it with IoU >= 0.3. The
+best margins of each detector go into its ``margins`` (fer_utils.realtime.detectors).
+
+    python benchmarks/crop_margins.py [--detectors haar libfacedetection mtcnn] [--frames 60] [--write]
+"""
+
+import argparse
+import itertools
+import json
+
+import cv2
+import numpy as np
+
+from fer_utils.classifier import SingleView, load_classifier
+from fer_utils.data import load_arrays
+from fer_utils.footage import make_clip
+from fer_utils.onnx_twin import fast_classifier
+from fer_utils.paths import MODELS_DIR
+from fer_utils.realtime import iou
+from fer_utils.realtime.align import align_face
+from fer_utils.realtime.crops import crop_face
+from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, make_detector
+
+WRITTEN = MODELS_DIR / "crop-margins.json"
+SCENES = [((640, 480), 1), ((640, 480), 2), ((640, 480), 3), ((640, 480), 4), ((1280, 720), 3), ((1280, 720), 4),
+          ((1280, 720), 6)]
+SIDES, TOPS, BOTTOMS = (0.0, 0.05, 0.1, 0.15, 0.2), (-0.15, -0.1, -0.05, 0.0), (-0.1, -0.05, 0.0, 0.05)
+
+
+def found_faces(detector, clips) -> list[tuple]:
+    """(gray frame, box, landmarks or None, true face) for each true face a box overlaps with IoU >= 0.3."""
+    found = []
+    for clip in clips:
+        for frame, truth in zip(clip.frames, clip.truth):
+            gray, faces = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), detector(frame)
+            for face in truth:
+                overlaps = [iou(face["box"], box) for box in faces.boxes]
+                if overlaps and max(overlaps) >= 0.3:
+                    best = int(np.argmax(overlaps))
+                    landmarks = None if faces.landmarks is None else faces.landmarks[best]
+                    found.append((gray, faces.boxes[best], landmarks, face))
+    return found
+
+
+def accuracy(classifier, crops, labels) -> float:
+    return round(float((classifier.predict_proba(np.stack(crops)).argmax(1) == labels).mean()), 4)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--detectors", nargs="+", default=list(DETECTORS))
+    parser.add_argument("--frames", type=int, default=60, help="frames per scene")
+    parser.add_argument("--write", action="store_true", help=f"store the JSON in {WRITTEN}")
+    args = parser.parse_args()
+    classifier = load_classifier(device="cpu")
+    fast = fast_classifier(classifier, precision="fp32")
+    test = load_arrays(verbose=False).split("test")
+    clips = [make_clip(test.images, test.labels, size, count, args.frames, seed=50 + i)
+             for i, (size, count) in enumerate(SCENES)]  # other seeds than benchmarks/realtime_fps.py's scenes
+    results = {}
+    for name in args.detectors:
+        try:
+            detector = make_detector(name)
+        except DetectorUnavailable as err:
+            print(f"{name}: left out: {err}")
+            continue
+        found = found_faces(detector, clips)
+        labels = np.array([face["label"] for *_, face in found])
+        dataset = SingleView(classifier).predict_proba(test.images[[face["index"] for *_, face in found]])
+        grid = {margins: accuracy(fast, [crop_face(gray, box, margins) for gray, box, *_ in found], labels)
+                for margins in itertools.product(SIDES, TOPS, BOTTOMS)}
+        best = max(grid, key=grid.get)
+        results[name] = {"faces_found": len(found), "label_accuracy_dataset_crops":
+                         round(float((dataset.argmax(1) == labels).mean()), 4),
+                         "best_margins": best, "label_accuracy_best_margins": grid[best],
+                         "label_accuracy_no_margins": grid[(0.0, 0.0, 0.0)],
+                         "grid": {",".join(map(str, m)): a for m, a in grid.items()}}
+        if found and found[0][2] is not None:
+            aligned = [align_face(gray, landmarks) for gray, _, landmarks, _ in found]
+            results[name]["label_accuracy_aligned"] = accuracy(fast, aligned, labels)
+        print(name, {k: v for k, v in results[name].items() if k != "grid"}, flush=True)
+    summary = {"scenes": [f"{w}x{h} with {n} face(s)" for (w, h), n in SCENES], "frames_per_scene": args.frames,
+               "classifier": repr(fast), "detectors": results}
+    if args.write:
+        WRITTEN.write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps({name: {k: v for k, v in r.items() if k != "grid"} for name, r in results.items()}))
+
+
+if __name__ == "__main__":
+    main()
