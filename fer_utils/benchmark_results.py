@@ -42,6 +42,25 @@ def render_video(result: dict) -> list[str]:
     return lines
 
 
+def render_crop_margins(result: dict) -> list[str]:
+    """benchmarks/crop_margins.py: the label accuracy of each detector's faces by how they are cut."""
+    lines = [f"How each detector's faces are cut (`benchmarks/crop_margins.py`: {result['frames_per_scene']} frames of "
+             f"each of {len(result['scenes'])} synthetic scenes, the faces changing every {result['switch_every']} "
+             f"frames, every frame detected on its own; classifier: {result['classifier']}). Label accuracy of the "
+             "faces found, by crop, beside the same faces' dataset crops. Margins are fractions of the box (sides, "
+             f"top, bottom), chosen on the {result['chosen_on']}; every accuracy is on the {result['reported_on']}:",
+             "", "| detector | faces found (distinct) | held out | dataset crops | box as it is | chosen margins | "
+             "aligned by the eyes |", "|---|---|---|---|---|---|---|"]
+    for name, row in result["detectors"].items():
+        aligned = _pct(row["label_accuracy_aligned"]) if "label_accuracy_aligned" in row else "–"
+        margins = ", ".join(f"{m:g}" for m in row["best_margins"])
+        lines.append(f"| {name} | {row['faces_found']:,} ({row['distinct_faces']}) | {row['faces_held_out']:,} | "
+                     f"{_pct(row['label_accuracy_dataset_crops'])} | "
+                     f"{_pct(row['label_accuracy_no_margins'])} | {_pct(row['label_accuracy_best_margins'])} "
+                     f"({margins}) | {aligned} |")
+    return lines
+
+
 def render_evaluation_time(result: dict) -> list[str]:
     """benchmarks/evaluation_time.py: the evaluate report's time with the old code and today's, cold and warm."""
     changed = sum(d["changed"] for d in result["differences"].values())

@@ -107,7 +107,7 @@ def test_the_recogniser_aligns_the_faces_of_a_detector_with_landmarks(mode, monk
     aligned = []
     monkeypatch.setattr(recognizer, "align_face", lambda gray, landmarks: aligned.append(landmarks) or
                         align_face(gray, landmarks))
-    faces = recognizer.EmotionRecognizer(Uniform(), detector="mtcnn", mode=mode)(image)
+    faces = recognizer.EmotionRecognizer(Uniform(), detector="mtcnn", mode=mode, align=True)(image)
     assert len(faces) == 1 and len(aligned) == 1
     x, y, w, h = faces[0].box
     assert (aligned[0][:2] >= [x, y]).all() and (aligned[0][:2] <= [x + w, y + h]).all()
@@ -125,20 +125,26 @@ def test_libfacedetection_keeps_confident_boxes_and_one_of_overlapping_ones():
     assert faces.scores.tolist() == [0.9, 0.85]
 
 
-def test_box_only_faces_are_cut_with_the_detectors_measured_margins(tmp_path, monkeypatch):
+def test_faces_are_cut_with_the_detectors_measured_margins_or_aligned_where_that_reads_better(tmp_path, monkeypatch):
     from fer_utils.realtime import crops, recognizer
 
     measured = tmp_path / "crop-margins.json"
     measured.write_text('{"detectors": {"haar": {"best_margins": [0.1, -0.05, 0.0]}}}')
     monkeypatch.setattr(crops, "MARGINS_FILE", measured)
-    crops.measured_margins.cache_clear()
+    crops._measured.cache_clear()
     try:
         assert crops.measured_margins("haar") == (0.1, -0.05, 0.0)
         assert crops.measured_margins("mtcnn") == crops.CROP_MARGINS, "a detector not measured: the plain box"
         assert recognizer.EmotionRecognizer(Uniform(), detector="haar").margins == (0.1, -0.05, 0.0)
         assert recognizer.EmotionRecognizer(Uniform(), detector="haar", margins=(0, 0, 0)).margins == (0, 0, 0)
+        measured.write_text('{"detectors": {"mtcnn": {"label_accuracy_aligned": 0.6, "label_accuracy_best_margins": '
+                            '0.62}}}')
+        crops._measured.cache_clear()
+        assert not crops.aligns_better("mtcnn") and crops.aligns_better("haar"), "by label accuracy; unmeasured: align"
+        assert recognizer.EmotionRecognizer(Uniform(), detector=recognizer.TrackableDetector(HaarDetector()),
+                                            align=True).align
     finally:
-        crops.measured_margins.cache_clear()
+        crops._measured.cache_clear()
 
 
 def test_a_cnn_detector_reads_the_colour_frame_and_the_tracker_matches_in_gray():

@@ -33,13 +33,13 @@ def eye_transform(eyes: np.ndarray, targets: np.ndarray) -> np.ndarray:
 def align_face(gray: np.ndarray, landmarks: np.ndarray, targets: np.ndarray | None = None,
                size: int = 48) -> np.ndarray:
     """The face with ``landmarks`` (5,2) warped so that its eyes land on the ``targets`` (FER2013's by default) of a
-    ``size`` x ``size`` crop. A face much larger than the crop is first shrunk with area averaging, so that the warp
-    does not alias."""
+    ``size`` x ``size`` crop. A face larger than the crop is first shrunk to the crop's scale with area averaging,
+    so that the warp only turns and places it: a warp that shrinks aliases, and one that enlarges blurs."""
     targets = fer2013_landmarks() if targets is None else np.asarray(targets, float)
     targets = targets[:2] * size / 48
     eyes = np.asarray(landmarks, float)[:2]
-    shrink = 0.5 * np.hypot(*(targets[1] - targets[0])) / max(np.hypot(*(eyes[1] - eyes[0])), 1e-6)
-    if shrink < 1:  # shrink the neighbourhood of the face to twice the crop's scale first
+    shrink = np.hypot(*(targets[1] - targets[0])) / max(np.hypot(*(eyes[1] - eyes[0])), 1e-6)
+    if shrink < 1:  # shrink the neighbourhood of the face to the crop's scale first
         reach = 3 * np.hypot(*(eyes[1] - eyes[0]))
         x0, y0 = np.maximum(eyes.mean(0) - reach, 0).astype(int)
         x1, y1 = np.minimum(eyes.mean(0) + reach, [gray.shape[1], gray.shape[0]]).astype(int)

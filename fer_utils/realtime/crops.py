@@ -13,13 +13,24 @@ MARGINS_FILE = MODELS_DIR / "crop-margins.json"
 
 
 @lru_cache
+def _measured(detector: str) -> dict:
+    try:
+        return json.loads(MARGINS_FILE.read_text())["detectors"][detector]
+    except (OSError, KeyError):
+        return {}
+
+
 def measured_margins(detector: str) -> tuple[float, float, float]:
     """The margins that benchmarks/crop_margins.py found the classifier reads best for ``detector``'s boxes
     (models/crop-margins.json); ``CROP_MARGINS`` for a detector it has not measured."""
-    try:
-        return tuple(json.loads(MARGINS_FILE.read_text())["detectors"][detector]["best_margins"])
-    except (OSError, KeyError):
-        return CROP_MARGINS
+    return tuple(_measured(detector).get("best_margins", CROP_MARGINS))
+
+
+def aligns_better(detector: str) -> bool:
+    """Whether the classifier read ``detector``'s faces better aligned by their eyes than cut by its margins, in
+    benchmarks/crop_margins.py; True for a detector with landmarks it has not measured."""
+    measured = _measured(detector)
+    return measured.get("label_accuracy_aligned", 1.0) >= measured.get("label_accuracy_best_margins", 0.0)
 
 
 def crop_face(gray: np.ndarray, box, margins=CROP_MARGINS, size: int = 48) -> np.ndarray:

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .crops import measured_margins
+from .crops import aligns_better, measured_margins
 from .detect import iou, neighbourhood
 from .sources import to_bgr, to_gray
 
@@ -146,11 +146,13 @@ class TrackableDetector:
     """A detector of ``Faces`` with the interface that ``FaceTracker`` follows faces with: ``detect`` (boxes of the
     whole frame, largest first) and ``detect_near`` (the face near a box, searched in that box's neighbourhood,
     shrunk so the face is about ``face_px`` pixels: a fraction of a full search). The landmarks of the boxes it
-    gave last are in ``landmarks``, by box, for the crops to align; ``margins`` are the detector's crop margins."""
+    gave last are in ``landmarks``, by box, for the crops to align; ``margins`` are the detector's crop margins, and
+    ``aligns`` whether its faces with landmarks are read better aligned than cut by them (``crops.aligns_better``)."""
 
     def __init__(self, detector, face_px: int = 64):
         self.detector, self.face_px = detector, face_px
         self.name, self.margins = detector.name, measured_margins(detector.name)
+        self.aligns = aligns_better(detector.name)
         self.landmarks: dict[tuple, np.ndarray] = {}
 
     def _keep(self, boxes: np.ndarray, landmarks) -> list[tuple]:

@@ -68,14 +68,15 @@ class EmotionRecognizer:
 
     ``detector`` is the name of one of ``fer_utils.realtime.detectors`` (``DEFAULT_DETECTOR`` by default), or
     ``TUNED_HAAR`` or a ``FaceDetector`` for the Haar cascades tuned for tracking, which also stand in, with a printed
-    reason, for a detector whose package is missing. A CNN detector reads the colour frame. Faces with landmarks are
-    aligned to FER2013's framing (``align``); the others are cut by their box widened by ``margins``, by default
-    the detector's own (``measured_margins``).
+    reason, for a detector whose package is missing. A CNN detector reads the colour frame. With ``align``, faces
+    with landmarks are aligned to FER2013's framing (``align_face``); the others are cut by their box widened by
+    ``margins``. By default both are the detector's own, as benchmarks/crop_margins.py measured them
+    (``measured_margins``, ``aligns_better``).
     """
 
     def __init__(self, classifier, detector: FaceDetector | str = DEFAULT_DETECTOR, smoothing: float = 0.6,
                  margins=None, mode: str = "track", redetect_every: int = 15, classify_every: int = 3,
-                 near_every: int = 3):
+                 near_every: int = 3, align: bool | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
         if classify_every < 1:
@@ -90,6 +91,7 @@ class EmotionRecognizer:
         self.frames = 0
         self.smoother = Smoother(0.0 if mode == "still" else smoothing)
         self.margins = getattr(self.detector, "margins", CROP_MARGINS) if margins is None else margins
+        self.align = getattr(self.detector, "aligns", False) if align is None else align
         self.fps: float | None = None
         self.last_seconds = 0.0
         self.stage_seconds = dict.fromkeys(STAGES, 0.0)  # summed over the frames, for a profile of where time goes
@@ -166,6 +168,6 @@ class EmotionRecognizer:
         return probs
 
     def _crop(self, gray: np.ndarray, box) -> np.ndarray:
-        """The face aligned by its landmarks where the detector gave them, else cut by its box."""
-        landmarks = getattr(self.detector, "landmarks", {}).get(tuple(box))
+        """The face aligned by its landmarks where the detector gave them and ``align`` is on, else cut by its box."""
+        landmarks = getattr(self.detector, "landmarks", {}).get(tuple(box)) if self.align else None
         return crop_face(gray, box, self.margins) if landmarks is None else align_face(gray, landmarks)
