@@ -6,6 +6,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from conftest import SAMPLE_DIR
 
 from fer_utils.devfaces import devfaces
 from fer_utils.realtime import detectors
@@ -85,6 +86,16 @@ def test_alignment_puts_the_eyes_where_the_calibration_says(scale, angle):
         found.append([xs.mean(), ys.mean()])
     found[1][0] += 24
     np.testing.assert_allclose(found, targets[:2], atol=1.0)  # level eyes, where FER2013 has them
+
+
+@pytest.mark.parametrize("scale", [2, 4, 8])
+def test_an_enlarged_face_aligned_onto_its_own_eyes_is_the_face_again_not_a_blur_of_it(scale):
+    face = cv2.imread(str(sorted(SAMPLE_DIR.rglob("*.jpg"))[0]), cv2.IMREAD_GRAYSCALE)
+    enlarged = cv2.resize(face, (48 * scale, 48 * scale), interpolation=cv2.INTER_CUBIC)
+    eyes = (fer2013_landmarks() + 0.5) * scale - 0.5  # where FER2013's eyes are, in the enlarged pixels
+    difference = np.abs(align_face(enlarged, eyes).astype(float) - face).mean()
+    blurred = np.abs(cv2.GaussianBlur(face, (5, 5), 0).astype(float) - face).mean()
+    assert difference < 0.3 * blurred  # a crop shrunk below its scale and enlarged again is as far off as a blur
 
 
 def test_the_shipped_calibration_has_level_eyes_inside_the_face():
