@@ -65,7 +65,7 @@ def fast_classifier(classifier: FERClassifier, cache_dir: Path | str | None = No
         tmp.replace(path)
     if precision == "fp32":
         return OnnxClassifier(classifier, path)
-    quantized = Path(f"{stem}-int8.onnx")
+    quantized = Path(f"{stem}-int8-7bit.onnx")  # 7-bit weights (quantize_int8): older 8-bit verdicts do not apply
     if not quantized.exists():
         rejected = rejected_file(quantized)
         problem = rejected.read_text() if rejected.exists() else quantize(path, quantized, data_dir)
