@@ -74,7 +74,7 @@ def test_kernel_camera_stop_ends_the_loop_and_releases_the_capture(face_video, r
 
     async def start_then_stop():
         camera.start.value = True
-        while len(classifier.calls) < 3:  # other tasks (here: this one) run while frames are shown
+        while sum(kind == "read" for kind, _ in recorded_captures) < 3:  # other tasks (this one) run while frames show
             await asyncio.sleep(0.001)
         camera.start.value = False
         await asyncio.wait_for(camera.task, 5)
