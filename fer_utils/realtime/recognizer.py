@@ -118,7 +118,7 @@ class EmotionRecognizer:
         self.frames += 1
         started = time.perf_counter()
         gray = to_gray(frame)
-        searched = to_bgr(frame) if isinstance(self.detector, TrackableDetector) else gray  # what the detector reads
+        searched = self._colour(frame) if isinstance(self.detector, TrackableDetector) else gray  # what it reads
         started = self._lap("gray", started)
         if self.tracker is not None:
             detecting = self.tracker.detect_seconds
@@ -146,6 +146,13 @@ class EmotionRecognizer:
         self.classified = {id_: frame for id_, frame in self.classified.items() if id_ in known}
         self._lap("smooth", started)
         return [FaceResult(tuple(int(v) for v in box), p, i) for box, p, i in zip(boxes, smoothed, ids)]
+
+    @staticmethod
+    def _colour(frame) -> np.ndarray:
+        """The frame as uint8 BGR for a CNN detector, which only reads it: a BGR frame as it is, not copied."""
+        frame = np.asarray(frame)
+        bgr = frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+        return frame if bgr else to_bgr(frame)
 
     def _due(self, ids, boxes) -> list[int]:
         """Indices of the faces to classify on this frame: all of them without a tracker, else the new faces and

@@ -133,13 +133,15 @@ class FaceTracker:
                     self.next_id += 1
         self.lost = False
         for track in unmatched:
-            box = self._match_patch(gray, track) if track.followed + 1 < self.near_every else None
+            between = track.followed + 1 < self.near_every  # a frame between near searches: the patch first
+            box = self._match_patch(gray, track) if between else None
             if box is None:
                 box = self.detector.detect_near(frame, track.box)
                 if box is not None:
                     self._seen(track, gray, box)
                     continue
-                box = self._match_patch(gray, track) if track.followed < self.max_followed else None
+                if not between and track.followed < self.max_followed:  # a failed match is not tried twice
+                    box = self._match_patch(gray, track)
             if box is not None:
                 track.box, track.missed, track.followed, track.seen = box, 0, track.followed + 1, False
             else:
