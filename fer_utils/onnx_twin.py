@@ -23,11 +23,17 @@ class OnnxClassifier:
     """Single-view ``predict_proba`` through onnxruntime, in fp32 or int8 (benchmarks/classifier_precision.py
     measures both against PyTorch). For realtime use, where one view per face is what a frame affords."""
 
-    def __init__(self, classifier: FERClassifier, path: Path, precision: str = "fp32"):
+    def __init__(self, classifier: FERClassifier, path: Path, precision: str = "fp32", threads: int = 1):
         import onnxruntime
 
         self.classifier, self.path, self.precision = classifier, path, precision
-        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        # In the demo's loop a detector, the tracker and decoding run between two calls. onnxruntime's threads spin
+        # after each call by default and take the cores those need; a second thread gained nothing end to end, even
+        # on a crowd of five faces a frame (docs/experiments.md): one thread, and none left spinning
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def predict_proba(self, faces) -> np.ndarray:
         return softmax(self.session.run(None, {"faces": to_faces(faces)})[0])

@@ -9,6 +9,7 @@ from hypothesis.extra.numpy import arrays
 from fer_utils import EMOTIONS, plots, realtime, video
 from fer_utils.classifier import load_classifier
 from fer_utils.realtime.recognizer import DEFAULT_DETECTOR, TUNED_HAAR
+from fer_utils.realtime.tracking import similarity
 from fer_utils.video import make_demo_video, run_video, score_against_truth
 
 FACE = SAMPLE_DIR / "train" / "happy"
@@ -341,3 +342,73 @@ def test_the_tracker_searches_near_a_face_every_near_every_frames_and_matches_it
     assert tracker.full_detections == 1 and detector.near == 18 // near_every
     with pytest.raises(ValueError, match="max_followed"):
         realtime.FaceTracker(detector, near_every=8)
+
+
+class StubDetector:
+    """Finds one face at a fixed box, wherever it is asked to look."""
+
+    def __init__(self, box):
+        self.box = box
+
+    def detect(self, frame):
+        return np.array([self.box])
+
+    def detect_near(self, frame, box, *args, **kwargs):
+        return self.box
+
+
+def swapped_face_frames(before: int, after: int, box=(200, 120, 160, 160)):
+    """640x480 frames with a face at ``box`` that another face (its negative) replaces after ``before`` frames."""
+    x, y, w, h = box
+    face = cv2.resize(cv2.imread(str(detectable_face()), cv2.IMREAD_GRAYSCALE), (w, h), interpolation=cv2.INTER_CUBIC)
+    for t in range(before + after):
+        frame = np.full((480, 640), 128, np.uint8)
+        frame[y:y + h, x:x + w] = face if t < before else 255 - face
+        yield frame
+
+
+def test_the_tracker_marks_a_face_that_another_took_the_place_of_and_not_one_that_moved():
+    box = (200, 120, 160, 160)
+    tracker = realtime.FaceTracker(StubDetector(box), redetect_every=100)
+    ids, changed = set(), []
+    for frame in swapped_face_frames(5, 4, box):
+        ids.update(id_ for id_, _ in tracker(frame))
+        changed.append(tracker.tracks[0].changed)
+    assert ids == {0} and changed == [False] * 5 + [True] + [False] * 3
+    moving = realtime.FaceTracker(realtime.FaceDetector(), redetect_every=5)
+    for frame, _ in moving_face_frames(20):
+        assert moving(frame) and not any(t.changed for t in moving.tracks)
+    assert similarity(np.zeros((24, 24), np.uint8), np.eye(24, dtype=np.uint8)) == 1.0  # flat: no evidence
+
+
+class ByBrightness:
+    """Stands in for the classifier: angry for a crop darker than mid-grey, surprise for a brighter one."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def predict_proba(self, faces):
+        self.calls += 1
+        bright = np.asarray(faces, np.float32).mean(axis=(1, 2)) > 128
+        return np.eye(7, dtype=np.float32)[np.where(bright, EMOTIONS.index("surprise"), EMOTIONS.index("angry"))]
+
+
+def test_a_face_that_another_takes_the_place_of_is_classified_and_smoothed_afresh_at_once():
+    box = (200, 120, 160, 160)
+    classifier = ByBrightness()
+    recognizer = realtime.EmotionRecognizer(classifier, detector=StubDetector(box), smoothing=0.6, classify_every=3,
+                                            near_every=1)
+    labels = [[face.label for face in recognizer(frame)] for frame in swapped_face_frames(7, 3, box)]
+    first, second = labels[0][0], labels[-1][0]
+    assert first != second and labels == [[first]] * 7 + [[second]] * 3
+    assert classifier.calls == 1 + 2 + 1, "when new, on every 3rd frame, and at once when another face came"
+
+
+def test_a_restarted_face_starts_a_new_average():
+    a, b = np.eye(7, dtype=np.float32)[0], np.eye(7, dtype=np.float32)[5]
+    smoother = realtime.Smoother(strength=0.6)
+    ids, _ = smoother.update([(100, 100, 80, 80)], a[None])
+    _, kept = smoother.update([(100, 100, 80, 80)], b[None])
+    _, restarted = smoother.update([(100, 100, 80, 80)], a[None], restart={ids[0]})
+    assert kept[0][0] == pytest.approx(0.6)
+    np.testing.assert_array_equal(restarted[0], a)

@@ -141,7 +141,7 @@ class EmotionRecognizer:
             probs[due] = self.classifier.predict_proba(crops)
             self.classified.update((ids[i], self.frames) for i in due if ids is not None)
         started = self._lap("classify", started)
-        ids, smoothed = self.smoother.update(boxes, probs, ids)
+        ids, smoothed = self.smoother.update(boxes, probs, ids, restart=self._changed())
         known = {t.id for t in self.smoother.tracks}
         self.classified = {id_: frame for id_, frame in self.classified.items() if id_ in known}
         self._lap("smooth", started)
@@ -154,14 +154,19 @@ class EmotionRecognizer:
         bgr = frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
         return frame if bgr else to_bgr(frame)
 
+    def _changed(self) -> set[int]:
+        """Ids of the tracked faces that another face has just taken the place of (``FaceTrack.changed``)."""
+        return {t.id for t in self.tracker.tracks if t.changed} if self.tracker is not None else set()
+
     def _due(self, ids, boxes) -> list[int]:
-        """Indices of the faces to classify on this frame: all of them without a tracker, else the new faces and
-        those seen by the detector ``classify_every`` frames or more after their last classification."""
+        """Indices of the faces to classify on this frame: all of them without a tracker, else the new faces, those
+        another face has just taken the place of, and those seen by the detector ``classify_every`` frames or more
+        after their last classification."""
         if ids is None or self.classify_every == 1:
             return list(range(len(boxes)))
-        seen = {t.id for t in self.tracker.tracks if t.seen}
+        seen, changed = {t.id for t in self.tracker.tracks if t.seen}, self._changed()
         known = {t.id for t in self.smoother.tracks}
-        return [i for i, id_ in enumerate(ids) if id_ not in known or id_ not in self.classified
+        return [i for i, id_ in enumerate(ids) if id_ not in known or id_ not in self.classified or id_ in changed
                 or (id_ in seen and self.frames - self.classified[id_] >= self.classify_every)]
 
     def _kept_probs(self, ids, count: int) -> np.ndarray:
