@@ -412,3 +412,13 @@ def test_a_restarted_face_starts_a_new_average():
     _, restarted = smoother.update([(100, 100, 80, 80)], a[None], restart={ids[0]})
     assert kept[0][0] == pytest.approx(0.6)
     np.testing.assert_array_equal(restarted[0], a)
+
+
+def test_smoothing_weighs_the_past_by_frames_not_by_classifications():
+    classifier = CountingClassifier()
+    recognizer = realtime.EmotionRecognizer(classifier, detector=StubDetector((200, 120, 160, 160)), smoothing=0.5,
+                                            classify_every=3, near_every=1)
+    probs = [recognizer(frame)[0].probs for frame in swapped_face_frames(4, 0)]
+    first, second = np.eye(7, dtype=np.float32)[[1, 2]]  # the answers of the classifier's first and second calls
+    np.testing.assert_allclose(probs[0], first)
+    np.testing.assert_allclose(probs[3], 0.5 ** 3 * first + (1 - 0.5 ** 3) * second, atol=1e-6)

@@ -1,8 +1,10 @@
-"""Live emotion recognition on frames: Haar face detection, FER2013-style crops, one batched classification per
-frame, temporal smoothing across frames, and an overlay. Sources: a webcam index, a video, an image or a folder.
+"""Live emotion recognition on frames: faces found (a CNN detector by default, or Haar cascades), cut or aligned the
+way FER2013 frames them, classified in one batch per frame, followed across frames and smoothed, and drawn. Sources:
+a webcam index, a video, an image or a folder.
 
-One concern a module: ``sources`` (frames in), ``detect`` (faces found), ``crops`` (faces cut out), ``tracking``
-(faces followed and smoothed), ``recognizer`` (all of it per frame) and ``drawing`` (the overlay)."""
+One concern a module: ``sources`` (frames in), ``detectors`` and ``detect`` (faces found: the CNN detectors and the
+Haar cascades), ``crops``, ``align`` and ``calibrate`` (faces cut out), ``tracking`` (faces followed and smoothed),
+``recognizer`` (all of it per frame) and ``drawing`` (the overlay)."""
 
 from .crops import CROP_MARGINS, crop_face
 from .detect import STRICT_STAGES, VERIFY_STAGES, FaceDetector, iou

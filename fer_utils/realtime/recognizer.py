@@ -64,7 +64,10 @@ class EmotionRecognizer:
 
     In "track" mode a face is classified when it is new, and then every ``classify_every`` frames, on a frame where
     the detector itself found it (not the tracker's patch match, whose box is the last one moved, without
-    landmarks); in between it keeps its smoothed probabilities. ``near_every`` is the tracker's (``FaceTracker``).
+    landmarks), and at once where another face has taken its place (``FaceTrack.changed``), whose average then
+    starts afresh; in between it keeps its smoothed probabilities. ``smoothing`` is the weight of the past a frame
+    (``Smoother``): a face classified three frames after its last classification weighs its past by ``smoothing``
+    cubed. ``near_every`` is the tracker's (``FaceTracker``).
 
     ``detector`` is the name of one of ``fer_utils.realtime.detectors`` (``DEFAULT_DETECTOR`` by default), or
     ``TUNED_HAAR`` or a ``FaceDetector`` for the Haar cascades tuned for tracking, which also stand in, with a printed
@@ -137,11 +140,12 @@ class EmotionRecognizer:
         getattr(self.detector, "landmarks", {}).clear()  # this frame's; the next frame brings its own
         started = self._lap("crop", started)
         probs = self._kept_probs(ids, len(boxes))
+        since = None if ids is None else [self.frames - self.classified.get(id_, self.frames - 1) for id_ in ids]
         if due:
             probs[due] = self.classifier.predict_proba(crops)
             self.classified.update((ids[i], self.frames) for i in due if ids is not None)
         started = self._lap("classify", started)
-        ids, smoothed = self.smoother.update(boxes, probs, ids, restart=self._changed())
+        ids, smoothed = self.smoother.update(boxes, probs, ids, restart=self._changed(), frames=since)
         known = {t.id for t in self.smoother.tracks}
         self.classified = {id_: frame for id_, frame in self.classified.items() if id_ in known}
         self._lap("smooth", started)

@@ -26,7 +26,7 @@ class Track:
 class Smoother:
     """Matches faces across frames by box overlap and keeps an exponential moving average of their probabilities.
 
-    ``strength`` in [0, 1): the weight of the past; 0 turns smoothing off.
+    ``strength`` in [0, 1): the weight of the past a frame; 0 turns smoothing off.
     """
 
     strength: float = 0.6
@@ -39,10 +39,11 @@ class Smoother:
         if not 0 <= self.strength < 1:
             raise ValueError(f"smoothing strength must be in [0, 1), got {self.strength}")
 
-    def update(self, boxes, probs: np.ndarray, ids=None, restart=()) -> tuple[list[int], np.ndarray]:
+    def update(self, boxes, probs: np.ndarray, ids=None, restart=(), frames=None) -> tuple[list[int], np.ndarray]:
         """Smoothed probabilities for this frame's faces, and the track id of each. Faces are matched to the past by
         ``ids`` when a tracker gives them, else by box overlap; the faces of the ids in ``restart`` start a new
-        average from this frame's probabilities."""
+        average from this frame's probabilities. ``frames`` (1 each by default) are the frames since each face's
+        last probabilities: the past weighs ``strength`` to their power, as if it had been updated on each."""
         free = list(self.tracks)
         given, ids, out = ids, [], np.array(probs, np.float32, copy=True)
         for i, box in enumerate(boxes):
@@ -53,8 +54,8 @@ class Smoother:
                 best = best if best is not None and iou(best.box, box) >= self.min_iou else None
             if best is not None:
                 free.remove(best)
-                fresh = best.id in restart
-                best.probs = out[i].copy() if fresh else self.strength * best.probs + (1 - self.strength) * out[i]
+                past = 0.0 if best.id in restart else self.strength ** (1 if frames is None else frames[i])
+                best.probs = past * best.probs + (1 - past) * out[i]
                 best.box, best.missed = tuple(box), 0
                 track = best
             else:
