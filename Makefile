@@ -13,7 +13,7 @@ REPORTS  := $(patsubst notebooks/%,reports/%,$(wildcard notebooks/[0-9][0-9]-*.i
 PROFILE_STAMP := reports/.profile-$(PROFILE)
 DEPS     := reports/.modules.mk
 
-.PHONY: help setup kernel-user data report smoke test test-fast lint lab results gpu-profiles sweep clean
+.PHONY: help setup kernel-user data report smoke test test-fast lint lab results gpu-profiles sweep levers clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -85,6 +85,12 @@ gpu-profiles: $(STAMP) ## on a CUDA GPU: train and evaluate the full and origina
 SWEEP ?= balance recipe
 sweep: $(STAMP) ## rerun the Optuna sweeps from scratch (SWEEP=balance or recipe; both by default) into models/sweeps/
 	for name in $(SWEEP); do $(PY) -m fer_utils.sweep configs/sweeps/$$name.yaml --fresh || exit 1; done
+
+LEVERS := cpu cpu-distill cpu-refit cpu-distill-refit
+levers: $(STAMP) ## train the recipe and its levers toward 70 % (hours each on a CPU; resumable), then their table
+	for name in $(LEVERS); do $(PY) -m fer_utils.train --profile $$name || exit 1; done
+	$(PY) -m fer_utils.levers $(addprefix runs/,$(LEVERS)) --write
+	$(PY) -m fer_utils.results render
 
 results: $(STAMP) ## fill the README results and model card from models/fer2013-resnet18.metrics.json
 	$(PY) -m fer_utils.results render

@@ -1,5 +1,6 @@
 """The README's tables of the benchmarks whose JSON is kept in models/: the detectors on the real photos, the demo
-on the real videos with where its time goes, and the evaluation report's time. Text from the JSON, never by hand."""
+on the real videos with where its time goes, the crops, the evaluation report's time and the levers toward 70 %.
+Text from the JSON, never by hand."""
 
 
 def _pct(value: float) -> str:
@@ -71,3 +72,26 @@ def render_evaluation_time(result: dict) -> list[str]:
             f"{min(result['new_cold_s']) / 60:.1f} with today's from cold caches and "
             f"{result['new_warm_s'] / 60:.1f} when the logits are cached; {changed} of the {compared} numbers in "
             f"metrics.json and error_analysis.json differ between the two, by at most {largest:.1g}."]
+
+
+def render_levers(result: dict) -> list[str]:
+    """fer_utils.levers: each lever toward 70 % (the recipe, distillation, a refit, both), validation and test."""
+    def score(value) -> str:
+        return "–" if value is None else _pct(value)
+
+    lines = [f"The levers toward the original study's 70 % (`python -m fer_utils.levers` on {result['machine']}). A "
+             "refit trains on every training image with the views its recipe chose on validation, so it has no "
+             "validation accuracy of its own.", "",
+             "| run | distilled from | trained on | epochs | minutes | validation, one view | validation, its views "
+             "| test, one view | test, its views |", "|---|---|---|---|---|---|---|---|---|"]
+    for row in result["runs"]:
+        teacher = f"{row['teacher']} ({row['distill']:g})" if row["teacher"] else "–"
+        lines.append(f"| {row['run']} | {teacher} | {'train + validation' if row['refit'] else 'train'} | "
+                     f"{row['epochs']} | {row['minutes']:.0f} | {score(row['val_one_view'])} | "
+                     f"{score(row['val_views'])} | {_pct(row['test_one_view'])} | {_pct(row['test_views'])} "
+                     f"({row['views']}) |")
+    best = next(row for row in result["runs"] if row["run"] == result["best_by_validation"])
+    reached = "reaches" if best["test_views"] >= 0.70 else "does not reach"
+    lines += ["", f"Best by validation: {best['run']}, {_pct(best['test_views'])} on test with its views, which "
+                  f"{reached} 70 %."]
+    return lines

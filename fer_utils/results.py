@@ -13,7 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .benchmark_results import render_crop_margins, render_detectors, render_evaluation_time, render_video
+from .benchmark_results import (
+    render_crop_margins,
+    render_detectors,
+    render_evaluation_time,
+    render_levers,
+    render_video,
+)
 from .checkpoint import load_checkpoint, save_checkpoint
 from .classifier import load_classifier
 from .data import load_arrays
@@ -31,7 +37,8 @@ REALTIME = MODELS_DIR / "realtime-benchmark.json"
 PRECISION = MODELS_DIR / "classifier-precision.json"
 # models/<file>: its README paragraph
 BENCHMARKS = {"crop-margins.json": render_crop_margins, "devfaces-detectors.json": render_detectors,
-              "devfaces-video.json": render_video, "evaluation-time.json": render_evaluation_time}
+              "devfaces-video.json": render_video, "evaluation-time.json": render_evaluation_time,
+              "levers.json": render_levers}
 CONFUSION_FIGURE = MODELS_DIR / "fer2013-resnet18-confusion.png"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 

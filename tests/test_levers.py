@@ -8,10 +8,12 @@ import pytest
 import torch
 from conftest import QUICK
 
-from fer_utils import train
+from fer_utils import classifier as classifier_module
+from fer_utils import levers, train
+from fer_utils.benchmark_results import render_levers
 from fer_utils.checkpoint import load_checkpoint
 from fer_utils.classifier import load_classifier
-from fer_utils.config import ConfigError, TrainConfig
+from fer_utils.config import ConfigError, TrainConfig, training_config
 from fer_utils.data import load_arrays
 from fer_utils.provenance import file_sha256
 from fer_utils.splits import training_split
@@ -57,3 +59,35 @@ def test_a_refit_trains_on_every_training_image_and_keeps_its_last_epoch(tiny_da
     assert result["info"]["train_images"] == len(split.train_all) and result["info"]["val_images"] == 0
     best, last = (load_checkpoint(Path(result["run_dir"]) / name) for name in ("best.pt", "last.pt"))
     assert best["epoch"] == last["epoch"] == 2 and best["tta"] == "flip"
+
+
+def test_the_levers_table_gives_each_runs_accuracies_and_the_best_by_validation(tiny_run, tiny_data, tmp_path,
+                                                                                monkeypatch):
+    monkeypatch.setattr(classifier_module, "LOGITS_CACHE", tmp_path / "logits")
+    refit = train.train("smoke", {**QUICK, "epochs": 1, "val_fraction": 0.0, "tta": "flip",
+                                  "data_dir": str(tiny_data)}, tmp_path / "runs", progress=False)
+    rows = [levers.lever_row(run["run_dir"], engine="torch") for run in (tiny_run, refit)]
+    test = load_arrays(tiny_data, verbose=False).split("test")
+    recipe = load_classifier(tiny_run["best_checkpoint"], "cpu")
+    assert rows[0]["test_one_view"] == pytest.approx(float((recipe.predict_proba(test.images, tta="none").argmax(1)
+                                                              == test.labels).mean()))
+    assert rows[0]["val_views"] == tiny_run["tta_val_acc"][tiny_run["tta"]] and not rows[0]["refit"]
+    assert rows[1]["refit"] and rows[1]["val_one_view"] is None and rows[1]["views"] == "flip"
+    assert rows[1]["epochs"] == 1 and rows[1]["minutes"] >= 0
+    result = {"machine": "a CPU", "runs": rows, "best_by_validation": levers.best_by_validation(rows)}
+    assert result["best_by_validation"] == rows[0]["run"]
+    table = "\n".join(render_levers(result))
+    assert f"| {rows[1]['run']} | – | train + validation | 1 |" in table and "70 %." in table
+    with pytest.raises(SystemExit, match="not a finished run"):
+        levers.lever_row(tmp_path / "nothing")
+    with pytest.raises(SystemExit, match="a refit alone"):
+        levers.best_by_validation(rows[1:])
+
+
+@pytest.mark.parametrize("profile, changed", [("cpu-distill", {"teacher", "distill"}),
+                                              ("cpu-refit", {"val_fraction", "tta"}),
+                                              ("cpu-distill-refit", {"teacher", "distill", "val_fraction", "tta"})])
+def test_a_lever_profile_is_the_cpu_recipe_with_only_its_lever_changed(profile, changed):
+    recipe = training_config("cpu").as_dict()
+    lever = training_config(profile).as_dict()
+    assert {key for key, value in lever.items() if recipe[key] != value} - {"profile"} == changed
