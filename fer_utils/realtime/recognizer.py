@@ -135,7 +135,8 @@ class EmotionRecognizer:
         if not len(boxes):
             self.smoother.update([], np.zeros((0, len(EMOTIONS)), np.float32), [] if ids is not None else None)
             return []
-        due = self._due(ids, boxes)
+        changed = self._changed()
+        due = self._due(ids, boxes, changed)
         crops = np.stack([self._crop(gray, boxes[i]) for i in due]) if due else None
         getattr(self.detector, "landmarks", {}).clear()  # this frame's; the next frame brings its own
         started = self._lap("crop", started)
@@ -145,7 +146,7 @@ class EmotionRecognizer:
             probs[due] = self.classifier.predict_proba(crops)
             self.classified.update((ids[i], self.frames) for i in due if ids is not None)
         started = self._lap("classify", started)
-        ids, smoothed = self.smoother.update(boxes, probs, ids, restart=self._changed(), frames=since)
+        ids, smoothed = self.smoother.update(boxes, probs, ids, restart=changed, frames=since)
         known = {t.id for t in self.smoother.tracks}
         self.classified = {id_: frame for id_, frame in self.classified.items() if id_ in known}
         self._lap("smooth", started)
@@ -162,13 +163,13 @@ class EmotionRecognizer:
         """Ids of the tracked faces that another face has just taken the place of (``FaceTrack.changed``)."""
         return {t.id for t in self.tracker.tracks if t.changed} if self.tracker is not None else set()
 
-    def _due(self, ids, boxes) -> list[int]:
+    def _due(self, ids, boxes, changed: set[int]) -> list[int]:
         """Indices of the faces to classify on this frame: all of them without a tracker, else the new faces, those
         another face has just taken the place of, and those seen by the detector ``classify_every`` frames or more
         after their last classification."""
         if ids is None or self.classify_every == 1:
             return list(range(len(boxes)))
-        seen, changed = {t.id for t in self.tracker.tracks if t.seen}, self._changed()
+        seen = {t.id for t in self.tracker.tracks if t.seen}
         known = {t.id for t in self.smoother.tracks}
         return [i for i, id_ in enumerate(ids) if id_ not in known or id_ not in self.classified or id_ in changed
                 or (id_ in seen and self.frames - self.classified[id_] >= self.classify_every)]
