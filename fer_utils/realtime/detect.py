@@ -24,6 +24,20 @@ def neighbourhood(shape, box, margin: float) -> tuple[int, int, int, int]:
             min(int(x + w + margin * w), shape[1]), min(int(y + h + margin * h), shape[0]))
 
 
+def shrink(image: np.ndarray, scale_x: float, scale_y: float | None = None) -> np.ndarray:
+    """``image`` scaled by ``scale_x`` (and ``scale_y``, by default the same), as ``cv2.resize`` sizes it. Shrinking to
+    less than half, it is scaled bilinearly to twice the output size and then halved by ``cv2.INTER_AREA``'s exact
+    fast path: close to a box filter over the whole image, whose own general path costs 1-2 ms on a face's
+    neighbourhood at 640 px; otherwise bilinearly."""
+    scale_y = scale_x if scale_y is None else scale_y
+    height, width = image.shape[:2]
+    size = (max(round(width * scale_x), 1), max(round(height * scale_y), 1))
+    if width >= 2 * size[0] and height >= 2 * size[1]:
+        doubled = cv2.resize(image, (2 * size[0], 2 * size[1]), interpolation=cv2.INTER_LINEAR)
+        return cv2.resize(doubled, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+
+
 STRICT_STAGES = (("frontalface_alt2", 3), ("frontalface_default", 3))
 VERIFY_STAGES = (("frontalface_alt", 2),)
 

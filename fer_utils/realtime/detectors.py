@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .crops import aligns_better, measured_margins
-from .detect import iou, neighbourhood
+from .detect import iou, neighbourhood, shrink
 from .sources import to_bgr, to_gray
 
 # Five landmarks, in the image's left-to-right order for a frontal face
@@ -176,7 +176,7 @@ class TrackableDetector:
         scale = min(self.face_px / max(w, h, 1), 1.0)
         window = frame[y0:y1, x0:x1]
         if scale < 1:
-            window = cv2.resize(window, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            window = shrink(window, scale)
         faces = self.detector(window)
         if not len(faces):
             return None

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .detect import FaceDetector, iou, neighbourhood
+from .detect import FaceDetector, iou, neighbourhood, shrink
 
 # A face seen again by the detector correlates with its last patch at 0.58 or more on the real single-person videos
 # (1st percentile of 98 sightings), at 0.51 or more in 95 % of the synthetic scenes' sightings, and below 0.5 in 88 %
@@ -175,7 +175,7 @@ class FaceTracker:
     def _patch(self, gray: np.ndarray, box) -> np.ndarray:
         x, y, w, h = box
         crop = gray[max(y, 0):y + h, max(x, 0):x + w]
-        return cv2.resize(crop, (self.PATCH, self.PATCH), interpolation=cv2.INTER_AREA) if crop.size else crop
+        return shrink(crop, self.PATCH / crop.shape[1], self.PATCH / crop.shape[0]) if crop.size else crop
 
     def _seen(self, track: FaceTrack, gray: np.ndarray, box) -> None:
         patch = self._patch(gray, box)
@@ -189,7 +189,7 @@ class FaceTracker:
             return None
         x0, y0, x1, y1 = neighbourhood(gray.shape, track.box, margin)
         sx, sy = self.PATCH / w, self.PATCH / h
-        window = cv2.resize(gray[y0:y1, x0:x1], None, fx=sx, fy=sy, interpolation=cv2.INTER_AREA)
+        window = shrink(gray[y0:y1, x0:x1], sx, sy)
         if window.shape[0] < self.PATCH or window.shape[1] < self.PATCH:
             return None
         scores = cv2.matchTemplate(window, track.patch, cv2.TM_CCOEFF_NORMED)
