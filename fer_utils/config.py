@@ -64,7 +64,7 @@ class TrainConfig:
     ema: float = 0.0  # decay of an exponential moving average of the weights, which is then evaluated; 0 turns it off
     tta: Literal["auto", "none", "flip", "ten-crop"] = "auto"  # the checkpoint's test-time views; auto: best on val
     amp: Literal["auto", "bf16", "off"] = "auto"  # auto: bf16 on CUDA and on CPUs with native bf16
-    channels_last: Literal["auto", "on", "off"] = "auto"  # auto: on CUDA and on CPUs with native bf16
+    channels_last: Literal["auto", "on", "off"] = "auto"  # auto: on CUDA and on CPUs
     compile: bool = False  # torch.compile the model
     num_workers: int = 2  # DataLoader workers, torchvision pipeline only
 

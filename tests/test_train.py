@@ -434,3 +434,22 @@ def test_progressive_resizing_trains_small_then_full_size(tiny_data, tmp_path, m
                          progress=False)
     half = result["info"]["steps_per_epoch"] * 4 // 2
     assert sides == [32] * half + [48] * half
+
+
+@pytest.mark.parametrize("device, expected", [("cpu", True), ("cuda", True), ("mps", False)])
+def test_channels_last_is_on_by_default_on_cuda_and_cpus_and_as_told_elsewhere(device, expected):
+    device = torch.device(device)
+    assert train.use_channels_last(TrainConfig(), device) is expected
+    assert train.use_channels_last(TrainConfig(channels_last="off"), device) is False
+    assert train.use_channels_last(TrainConfig(channels_last="on"), device) is True
+
+
+@pytest.mark.slow
+def test_the_training_throughput_benchmark_runs_on_todays_training_step():
+    script = Path(fer_utils.__file__).parents[1] / "benchmarks" / "train_throughput.py"
+    done = subprocess.run([sys.executable, str(script), "--profile", "smoke", "--images", "32", "--rounds", "1",
+                           "--ablation"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["benchmark"] == "train_throughput" and result["ours_images_per_s"] > 0
+    assert {"ours in fp32", "ours in fp32 with channels_last"} <= set(result["ablation"])
