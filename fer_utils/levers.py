@@ -20,6 +20,7 @@ from .paths import MODELS_DIR
 from .provenance import cpu_description
 from .runs import summarise
 from .scores import accuracy
+from .splits import training_split
 
 WRITTEN = MODELS_DIR / "levers.json"
 
@@ -36,15 +37,22 @@ def lever_row(run_dir: Path | str, engine: str = "auto") -> dict:
     summary = summarise(state, run_dir)
     config, views = summary["config"], summary["tta"]
     classifier = load_classifier(summary["best_checkpoint"], "cpu", engine=engine, cache=True)
-    test = load_arrays(config.get("data_dir") or None, verbose=False).split("test")
+    arrays = load_arrays(config.get("data_dir") or None, verbose=False)
+    test = arrays.split("test")
     test_accuracy = {mode: accuracy(classifier.predict_proba(test.images, tta=mode), test.labels)
                      for mode in dict.fromkeys(("none", views))}
     refit = summary["info"].get("val_images", 1) == 0
+    val_views = None
+    if not refit:  # a run told its views (``tta`` not auto) did not score them on validation: score them here
+        val_views = summary["tta_val_acc"].get(views)
+        if val_views is None:
+            val = training_split(arrays, config).val
+            val_views = accuracy(classifier.predict_proba(val.images, tta=views), val.labels)
     return {"run": run_dir.name, "profile": config["profile"], "teacher": config.get("teacher", ""),
             "distill": config.get("distill", 0.0), "refit": refit, "epochs": summary["epochs"],
             "minutes": round(summary["wall_s"] / 60, 1), "views": views,
             "val_one_view": None if refit else summary["best_val_acc"],
-            "val_views": None if refit else summary["tta_val_acc"].get(views, summary["best_val_acc"]),
+            "val_views": val_views,
             "test_one_view": test_accuracy["none"], "test_views": test_accuracy[views],
             "commit": summary["provenance"].get("git_commit", "")}
 

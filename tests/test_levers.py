@@ -78,6 +78,13 @@ def test_the_levers_table_gives_each_runs_accuracies_and_the_best_by_validation(
     assert result["best_by_validation"] == rows[0]["run"]
     table = "\n".join(render_levers(result))
     assert f"| {rows[1]['run']} | – | train + validation | 1 |" in table and "70 %." in table
+    told = train.train("smoke", {**QUICK, "epochs": 1, "tta": "flip", "data_dir": str(tiny_data)},
+                       tmp_path / "runs", progress=False)
+    assert told["tta_val_acc"] == {}  # views told, not chosen: training scored only one view on validation
+    val = training_split(load_arrays(tiny_data, verbose=False), told["config"]).val
+    told_model = load_classifier(told["best_checkpoint"], "cpu")
+    assert levers.lever_row(told["run_dir"], engine="torch")["val_views"] == pytest.approx(
+        float((told_model.predict_proba(val.images, tta="flip").argmax(1) == val.labels).mean()))
     with pytest.raises(SystemExit, match="not a finished run"):
         levers.lever_row(tmp_path / "nothing")
     with pytest.raises(SystemExit, match="a refit alone"):
