@@ -8,10 +8,10 @@ import numpy as np
 
 from .detect import FaceDetector, iou, neighbourhood, shrink
 
-# A face seen again by the detector correlates with its last patch at 0.60 or more on the real single-person videos
-# (1st percentile of 100 sightings, patches scaled by ``shrink``; 0.58 of 98 with INTER_AREA), at 0.51 or more in
-# 95 % of the synthetic scenes' sightings, and below 0.5 in 88 % of the synthetic sightings where another face had
-# taken its place (both with INTER_AREA; docs/experiments.md)
+# With patches scaled by ``shrink``, a face seen again by the detector correlates with its last patch at 0.60 or more
+# on the real single-person videos (1st percentile of 100 sightings) and at 0.54 or more in 95 % of the synthetic
+# scenes' sightings, and below 0.5 in 91 % of the synthetic sightings where another face had taken its place
+# (docs/experiments.md)
 MIN_SAME = 0.5
 
 
