@@ -43,9 +43,9 @@ def lever_row(run_dir: Path | str, engine: str = "auto") -> dict:
                      for mode in dict.fromkeys(("none", views))}
     refit = summary["info"].get("val_images", 1) == 0
     val_views = None
-    if not refit:  # a run told its views (``tta`` not auto) did not score them on validation: score them here
+    if not refit:
         val_views = summary["tta_val_acc"].get(views)
-        if val_views is None:
+        if val_views is None:  # views told (``tta`` not auto): training scored one view only on validation
             val = training_split(arrays, config).val
             val_views = accuracy(classifier.predict_proba(val.images, tta=views), val.labels)
     return {"run": run_dir.name, "profile": config["profile"], "teacher": config.get("teacher", ""),
