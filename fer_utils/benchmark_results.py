@@ -30,7 +30,9 @@ def render_video(result: dict) -> list[str]:
     lines = [f"The demo on the real videos (`benchmarks/devfaces_video.py` on {result['machine']}, "
              f"{result['frames_per_video']} frames of each scaled to {result['width']} px wide, best of "
              f"{result['rounds']} alternating rounds; classifier: {result['classifier']}). Frames per second end to "
-             "end, and where the time of a frame goes on the single-person clips (ms):", "",
+             "end, and where the time of a frame goes on the single-person clips (ms)"
+             + (": background is the time a frame of the full-frame searches in their own process, which the loop "
+                "does not wait for" if "background" in stages else "") + ":", "",
              "| loop | " + " | ".join(f"FPS {name}" for name in videos) + " | " + " | ".join(stages) + " |",
              "|---|" + "---|" * (len(videos) + len(stages))]
     for loop, by_video in loops.items():

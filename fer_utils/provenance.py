@@ -36,15 +36,24 @@ def versions() -> dict:
             "torchvision": str(torchvision.__version__)}
 
 
-def cpu_description() -> str:
-    """The processor's model name and how many cores this process may use, e.g. "Intel Xeon ... (2 cores)"."""
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+# The widest vector instructions a CPU has, by its /proc/cpuinfo flags, widest first: the same model name covers
+# CPUs with and without them (an "AMD EPYC" here had AVX2 only on one machine and AVX-512 with bf16 on another)
+VECTOR_UNITS = (("amx_tile", "AMX"), ("avx512_bf16", "AVX-512 with bf16"), ("avx512f", "AVX-512"), ("avx2", "AVX2"))
+
+
+def cpu_description(cpuinfo: str | None = None) -> str:
+    """The processor's model name, how many cores this process may use and its widest vector instructions, e.g.
+    "AMD EPYC (2 cores, AVX2)", from ``cpuinfo`` (the text of /proc/cpuinfo, read where not given)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    first = cpuinfo.split("\n\n")[0]  # the first processor's block
+    fields = dict(line.split(":", 1) for line in first.splitlines() if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    flags = set(fields.get("flags", "").split())
+    units = [unit for flag, unit in VECTOR_UNITS if flag in flags][:1]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{name} ({cores} cores)"
+    return f"{name} ({', '.join([f'{cores} cores', *units])})"

@@ -9,7 +9,7 @@ from fer_utils.imports import PACKAGE, import_graph, imported_modules, modules, 
 LAYERS = [
     ["labels", "paths", "device", "scores", "imports", "engines", "logit_cache", "benchmark_results"],  # no imports
     ["provenance", "config", "data", "models", "views", "checkpoint", "devfaces",  # options, arrays, network, input
-     "realtime.detect", "realtime.crops", "realtime.align"],
+     "realtime.detect", "realtime.crops", "realtime.align", "realtime.background"],
     ["audit", "augment", "schedule", "distributed", "classifier", "perturb", "calibration", "realtime.sources",
      "realtime.tracking"],
     ["splits", "loaders", "runs", "export", "gradcam", "evaluate", "realtime.detectors"],

@@ -9,7 +9,7 @@ from fer_utils.checkpoint import load_checkpoint
 from fer_utils.classifier import load_classifier
 from fer_utils.config import TrainConfig, training_config
 from fer_utils.paths import ROOT
-from fer_utils.provenance import file_sha256
+from fer_utils.provenance import cpu_description, file_sha256
 
 
 def readme_section() -> str:
@@ -134,3 +134,12 @@ def test_the_benchmark_tables_come_from_their_json():
     assert "10.0 minutes with the code of abc, 2.0 with today's from cold caches and 0.5" in \
         render_evaluation_time(timing)[0] and "1 of the 100 numbers" in render_evaluation_time(timing)[0]
     assert "by at most 2e-08" in render_evaluation_time(timing)[0]
+
+
+def test_the_machine_of_a_timing_names_its_widest_vector_instructions():
+    block = "processor : 0\nmodel name : AMD EPYC\nflags : fpu sse avx2 {}\n"
+    with_avx512 = block.format("avx512f avx512_bf16") + "\n" + block.format("")
+    assert cpu_description(with_avx512).startswith("AMD EPYC (") and cpu_description(with_avx512).endswith(
+        " cores, AVX-512 with bf16)")
+    assert cpu_description(block.format("")).endswith(" cores, AVX2)")
+    assert cpu_description(block.format("amx_tile avx512f")).endswith(" cores, AMX)")

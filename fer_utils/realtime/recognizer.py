@@ -1,17 +1,20 @@
 """The recogniser: find faces, crop, classify (one batch per frame, one view per face) and smooth."""
 
+import os
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from ..classifier import FERClassifier, SingleView
 from ..labels import EMOTIONS
 from .align import align_face
+from .background import BackgroundSearch
 from .crops import CROP_MARGINS, crop_face
 from .detect import FaceDetector
 from .detectors import DetectorUnavailable, TrackableDetector, make_detector
-from .sources import is_still, to_bgr, to_gray
+from .sources import is_camera, is_still, to_bgr, to_gray
 from .tracking import FaceTracker, Smoother
 
 
@@ -75,11 +78,18 @@ class EmotionRecognizer:
     with landmarks are aligned to FER2013's framing (``align_face``); the others are cut by their box widened by
     ``margins``. By default both are the detector's own, as benchmarks/crop_margins.py measured them
     (``measured_margins``, ``aligns_better``).
+
+    With ``background``, the tracker's full-frame searches run in a process of their own (``BackgroundSearch``,
+    ``FaceTracker``), and the loop's own searches near faces on one core: the loop does not stop for a full search
+    every ``redetect_every`` frames, and a new face is found a few frames later, as many as a search takes. That is
+    for live cameras (``for_source`` turns it on for one); a video file is read the same way every time only with
+    it off (False, the default). None turns it on where it can be: a CNN detector, "track" mode and two cores or
+    more. ``close()`` ends that process (it also ends with the recogniser).
     """
 
     def __init__(self, classifier, detector: FaceDetector | str = DEFAULT_DETECTOR, smoothing: float = 0.6,
                  margins=None, mode: str = "track", redetect_every: int = 15, classify_every: int = 3,
-                 near_every: int = 3, align: bool | None = None):
+                 near_every: int = 3, align: bool | None = None, background: bool | None = False):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
         if classify_every < 1:
@@ -87,8 +97,18 @@ class EmotionRecognizer:
         self.classifier = SingleView(classifier) if isinstance(classifier, FERClassifier) else classifier
         self.mode = mode
         self.detector = detector_called(detector, mode) if isinstance(detector, str) else detector
+        cnn = isinstance(self.detector, TrackableDetector)
+        if background is None:
+            background = mode == "track" and cnn and (os.cpu_count() or 1) >= 2
+        if background and not (mode == "track" and cnn):
+            raise ValueError("a background search needs mode 'track' and a CNN detector (one of "
+                             f"fer_utils.realtime.detectors), not mode {mode!r} with {self.detector!r}")
+        self.background = BackgroundSearch(partial(make_detector, self.detector.name)) if background else None
+        if self.background is not None and hasattr(self.detector.detector, "threads"):
+            self.detector.detector.threads = 1  # the other core is the background search's
         self.tracker = FaceTracker(self.detector, redetect_every, near_every=near_every,
-                                   max_followed=max(5, near_every - 1)) if mode == "track" else None
+                                   max_followed=max(5, near_every - 1),
+                                   background=self.background) if mode == "track" else None
         self.classify_every = classify_every
         self.classified: dict[int, int] = {}  # track id: the frame it was last classified on
         self.frames = 0
@@ -107,9 +127,16 @@ class EmotionRecognizer:
         self.fps = rate if self.fps is None else 0.9 * self.fps + 0.1 * rate
         return results
 
+    def close(self) -> None:
+        """Ends the background search's process, if there is one."""
+        if self.background is not None:
+            self.background.close()
+
     @classmethod
     def for_source(cls, classifier, source, smoothing: float = 0.6, **kwargs) -> "EmotionRecognizer":
-        """The recogniser for a source: "still" for an image or a folder of images, "track" for a video or camera."""
+        """The recogniser for a source: "still" for an image or a folder of images, "track" for a video or camera,
+        with its full-frame searches in the background for a camera where it can (``background``)."""
+        kwargs.setdefault("background", None if is_camera(source) else False)
         return cls(classifier, smoothing=smoothing, mode="still" if is_still(source) else "track", **kwargs)
 
     def _lap(self, stage: str, since: float) -> float:

@@ -66,9 +66,14 @@ def camera_error(index: int) -> SourceError:
     )
 
 
+def is_camera(source) -> bool:
+    """A webcam index (an int, or a string of digits), as opposed to a file or a folder."""
+    return isinstance(source, int) or (isinstance(source, str) and source.isdigit())
+
+
 def is_still(source) -> bool:
     """An image or a folder of images, as opposed to a camera index or a video."""
-    if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+    if is_camera(source):
         return False
     path = Path(source)
     return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES
@@ -76,7 +81,7 @@ def is_still(source) -> bool:
 
 def frame_rate(source) -> float | None:
     """The frames per second that a video file declares; None for cameras, images and folders."""
-    if is_still(source) or isinstance(source, int) or str(source).isdigit() or not Path(source).is_file():
+    if is_still(source) or is_camera(source) or not Path(source).is_file():
         return None
     capture = cv2.VideoCapture(str(source))
     rate = capture.get(cv2.CAP_PROP_FPS) if capture.isOpened() else 0.0
@@ -86,7 +91,7 @@ def frame_rate(source) -> float | None:
 
 def frames(source, max_frames: int | None = None):
     """Yield (time in seconds, frame) from a webcam index, a video file, an image or a folder of images."""
-    if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+    if is_camera(source):
         capture = cv2.VideoCapture(int(source))
         if not capture.isOpened():
             raise camera_error(int(source))

@@ -107,13 +107,18 @@ class FaceTracker:
     face whose patch no longer matches the one it had when last seen (normalised correlation below ``min_same``),
     another face has taken its place, and the track is marked ``changed`` for that frame. Calling the tracker with a
     frame gives (id, box) for each face seen in it.
+
+    With a ``background`` search (``BackgroundSearch``), the full-frame detections made while faces are tracked run
+    in another process, one at a time, and the loop does not wait for them: when one comes back, a few frames later,
+    each face it found that no track covers is searched for near where it was, and followed from there if found.
+    With no face tracked, a full detection runs in the loop, as there is nothing else to do.
     """
 
     PATCH = 24  # side of the patch a face is matched by, in pixels
 
     def __init__(self, detector: FaceDetector | None = None, redetect_every: int = 15, idle_every: int = 3,
                  max_missed: int = 2, max_followed: int = 5, min_match: float = 0.7, min_iou: float = 0.3,
-                 near_every: int = 1, min_same: float = MIN_SAME):
+                 near_every: int = 1, min_same: float = MIN_SAME, background=None):
         if min(redetect_every, idle_every, near_every) < 1:
             raise ValueError(f"redetect_every, idle_every and near_every must be at least 1, got {redetect_every}, "
                              f"{idle_every}, {near_every}")
@@ -128,6 +133,8 @@ class FaceTracker:
         self.since_full: int | None = None  # frames since the last full detection; None before the first
         self.lost = False
         self.detect_seconds = 0.0  # spent in full detections, the rest of the time in following faces
+        self.background, self.pending = background, None  # the background search, and the one it is running
+        self.background_seconds = 0.0  # spent by the background searches, in their own process
 
     def __call__(self, gray: np.ndarray, frame: np.ndarray | None = None) -> list[tuple[int, tuple]]:
         """(id, box) of each face seen in ``gray``; the detector searches ``frame`` (the colour frame that a CNN
@@ -135,6 +142,10 @@ class FaceTracker:
         frame = gray if frame is None else frame
         every = self.redetect_every if self.tracks else self.idle_every
         full = self.since_full is None or self.lost or self.since_full + 1 >= every
+        if full and self.background is not None and any(t.missed == 0 for t in self.tracks):
+            full = False  # sent to the background instead, once the one before has come back
+            if self.pending is None:
+                self.pending, self.since_full, self.lost = self.background.submit(frame), -1, False
         self.since_full = 0 if full else self.since_full + 1
         unmatched = list(self.tracks)
         for track in self.tracks:
@@ -169,9 +180,32 @@ class FaceTracker:
             else:
                 track.missed += 1
                 self.lost = True
+        if self.pending is not None and self.pending.done():
+            try:
+                self._adopt(gray, frame, *self.pending.result())
+            except Exception as err:  # the worker died: a dead process must not end the demo
+                print(f"face tracker: the background search failed ({err!r}); searching in the loop from now on")
+                self.background = None
+            self.pending = None
         self._drop_duplicates()
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
         return [(t.id, t.box) for t in self.tracks if t.missed == 0]
+
+    def _adopt(self, gray: np.ndarray, frame: np.ndarray, boxes, seconds: float) -> None:
+        """The faces of a background search of an earlier frame that no track covers, each searched for near where
+        it was and followed from where it is now."""
+        self.full_detections += 1
+        self.background_seconds += seconds
+        started = time.perf_counter()
+        for box in boxes:
+            box = tuple(int(v) for v in box)
+            if any(iou(t.box, box) >= self.min_iou for t in self.tracks):
+                continue
+            found = self.detector.detect_near(frame, box)
+            if found is not None and not any(iou(t.box, found) >= self.min_iou for t in self.tracks):
+                self.tracks.append(FaceTrack(self.next_id, found, self._patch(gray, found)))
+                self.next_id += 1
+        self.detect_seconds += time.perf_counter() - started
 
     def _patch(self, gray: np.ndarray, box) -> np.ndarray:
         x, y, w, h = box
