@@ -6,7 +6,7 @@ Loops, in alternating rounds over the same frames: the original study's (benchma
 ``OriginalLoop``: the frontal cascade on every full frame, one PyTorch call per face), ours with the tuned Haar
 cascades and tracking, and ours with each detector and tracking (faces aligned by their landmarks where the detector
 gives them), as the demo runs them on a live camera (each face classified every third frame, searched for near its
-box every third frame, full-frame searches in a process of their own where the detector is a CNN:
+box every third frame, full-frame searches in a process of their own but for the tuned Haar cascades:
 ``BackgroundSearch``, whose time a frame is "background", which the loop does not wait for); then the default
 detector once more with a classification and a near search on every frame, and once with its full-frame searches in
 the loop. The single-person clips are the 720p head turn and the 512x512 head.

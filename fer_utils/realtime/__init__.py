@@ -4,7 +4,8 @@ a webcam index, a video, an image or a folder.
 
 One concern a module: ``sources`` (frames in), ``detectors`` and ``detect`` (faces found: the CNN detectors and the
 Haar cascades), ``crops``, ``align`` and ``calibrate`` (faces cut out), ``tracking`` (faces followed and smoothed),
-``recognizer`` (all of it per frame) and ``drawing`` (the overlay)."""
+``background`` (full-frame searches in a process of their own, for live cameras), ``recognizer`` (all of it per
+frame) and ``drawing`` (the overlay)."""
 
 from .crops import CROP_MARGINS, crop_face
 from .detect import STRICT_STAGES, VERIFY_STAGES, FaceDetector, iou

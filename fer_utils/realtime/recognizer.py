@@ -83,8 +83,9 @@ class EmotionRecognizer:
     ``FaceTracker``), and the loop's own searches near faces on one core: the loop does not stop for a full search
     every ``redetect_every`` frames, and a new face is found a few frames later, as many as a search takes. That is
     for live cameras (``for_source`` turns it on for one); a video file is read the same way every time only with
-    it off (False, the default). None turns it on where it can be: a CNN detector, "track" mode and two cores or
-    more. ``close()`` ends that process (it also ends with the recogniser).
+    it off (False, the default). None turns it on where it can be: a detector named in
+    ``fer_utils.realtime.detectors`` (not the tuned Haar cascades), "track" mode and two cores or more. ``close()``
+    ends that process (it also ends with the recogniser).
     """
 
     def __init__(self, classifier, detector: FaceDetector | str = DEFAULT_DETECTOR, smoothing: float = 0.6,
@@ -97,12 +98,12 @@ class EmotionRecognizer:
         self.classifier = SingleView(classifier) if isinstance(classifier, FERClassifier) else classifier
         self.mode = mode
         self.detector = detector_called(detector, mode) if isinstance(detector, str) else detector
-        cnn = isinstance(self.detector, TrackableDetector)
+        named = isinstance(self.detector, TrackableDetector)
         if background is None:
-            background = mode == "track" and cnn and (os.cpu_count() or 1) >= 2
-        if background and not (mode == "track" and cnn):
-            raise ValueError("a background search needs mode 'track' and a CNN detector (one of "
-                             f"fer_utils.realtime.detectors), not mode {mode!r} with {self.detector!r}")
+            background = mode == "track" and named and (os.cpu_count() or 1) >= 2
+        if background and not (mode == "track" and named):
+            raise ValueError("a background search needs mode 'track' and a detector named in "
+                             f"fer_utils.realtime.detectors, not mode {mode!r} with {self.detector!r}")
         self.background = BackgroundSearch(partial(make_detector, self.detector.name)) if background else None
         if self.background is not None and hasattr(self.detector.detector, "threads"):
             self.detector.detector.threads = 1  # the other core is the background search's
