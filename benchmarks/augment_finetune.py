@@ -37,7 +37,7 @@ def scored(checkpoint, clips, test) -> dict:
     their dataset crops'."""
     classifier = SingleView(load_classifier(checkpoint, "cpu"))
     correct = classifier.predict_proba(test.images).argmax(1) == test.labels
-    outputs = [run(EmotionRecognizer(classifier, mode="track"), clip)[1] for clip in clips]
+    outputs = [run(lambda: EmotionRecognizer(classifier, mode="track"), clip)[1] for clip in clips]
     found = score(clips, outputs, correct)
     return {"checkpoint": str(checkpoint), "test_accuracy": round(float(correct.mean()), 4),
             **{key: round(found[key], 4) for key in ("label_accuracy_found", "label_accuracy_dataset_crops",
