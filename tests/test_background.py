@@ -113,7 +113,7 @@ def test_the_worker_process_finds_what_the_detector_finds_in_the_loop():
     assert len(boxes) == 2 and seconds > 0
 
 
-def test_the_recogniser_searches_in_the_background_by_default_only_with_a_cnn_detector_and_tracking():
+def test_the_recogniser_searches_in_the_background_only_where_told_with_a_named_detector_and_tracking():
     classifier = RecordingClassifier()
     assert realtime.EmotionRecognizer(classifier, detector=TUNED_HAAR).background is None
     assert realtime.EmotionRecognizer(classifier, detector=DEFAULT_DETECTOR, mode="detect").background is None

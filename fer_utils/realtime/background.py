@@ -3,7 +3,6 @@ following and classifying faces while one runs, instead of stopping for it every
 run beside the loop: libfacedetection's search holds Python's lock for its whole call."""
 
 import multiprocessing
-import os
 import sys
 import time
 import weakref
@@ -16,11 +15,12 @@ _detector = None  # the worker process's own, made by _start
 
 def _start(factory, threads: int) -> None:
     global _detector
-    os.environ["OMP_NUM_THREADS"] = str(threads)  # read by a detector's OpenMP runtime when its library loads
+    # PyTorch is loaded by now (unpickling the factory imports fer_utils), so an OMP_NUM_THREADS set here would reach
+    # no OpenMP runtime: MTCNN's threads are PyTorch's, libfacedetection's its own ``threads``
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
     _detector = factory()
-    if hasattr(_detector, "threads"):  # libfacedetection: its OpenMP runtime may be PyTorch's, loaded before
+    if hasattr(_detector, "threads"):
         _detector.threads = threads
 
 
