@@ -9,7 +9,8 @@ gives them), as the demo runs them on a live camera (each face classified every 
 box every third frame, full-frame searches in a process of their own but for the tuned Haar cascades:
 ``BackgroundSearch``, whose time a frame is "background", which the loop does not wait for); then the default
 detector once more with a classification and a near search on every frame, and once with its full-frame searches in
-the loop. The single-person clips are the 720p head turn and the 512x512 head.
+the loop, and once with its full-frame searches also of the frame enlarged twice (in the background: a 2x search
+costs about five 1x ones). The single-person clips are the 720p head turn and the 512x512 head.
 
     python benchmarks/devfaces_video.py [--rounds 2] [--frames 150] [--write]
 """
@@ -29,7 +30,7 @@ from fer_utils.paths import MODELS_DIR, devfaces_dir
 from fer_utils.provenance import cpu_description
 from fer_utils.realtime import EmotionRecognizer, draw
 from fer_utils.realtime.detect import shrink
-from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, make_detector
+from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, TrackableDetector, make_detector
 from fer_utils.realtime.recognizer import DEFAULT_DETECTOR, STAGES, TUNED_HAAR
 
 WIDTH = 640
@@ -108,6 +109,9 @@ def main() -> None:
             realtime, detector=DEFAULT_DETECTOR, mode="track", classify_every=1, near_every=1, background=None)
         loops[f"ours, {DEFAULT_DETECTOR}, searches in the loop"] = lambda: EmotionRecognizer(
             realtime, detector=DEFAULT_DETECTOR, mode="track", background=False)
+        loops[f"ours, {DEFAULT_DETECTOR}, full searches also enlarged 2x"] = lambda: EmotionRecognizer(
+            realtime, detector=TrackableDetector(make_detector(DEFAULT_DETECTOR), upscale=2), mode="track",
+            background=None)
     best = {}
     for round_ in range(args.rounds):
         for loop in (list(loops) if round_ % 2 == 0 else list(loops)[::-1]):

@@ -200,3 +200,38 @@ def test_a_cnn_detector_reads_the_colour_frame_and_the_tracker_matches_in_gray()
         found = recognizer.EmotionRecognizer(Uniform(), detector=recognizer.TrackableDetector(Recording()),
                                              mode=mode)(image)
         assert len(found) == 1 and read and set(read) == {3}
+
+
+class SeesBigFrames:
+    """A fake detector: a face at (100, 80, 60, 60) of any frame 1000 px wide or more (score 0.9), and at
+    (52, 40, 28, 30) of every frame (score 0.8), the same face as the first seen small in a frame half as wide."""
+
+    name, threads = "fake", 2
+    widths: list = []
+
+    def __call__(self, frame):
+        self.widths.append(frame.shape[1])
+        boxes, scores = [[52, 40, 28, 30]], [0.8]
+        if frame.shape[1] >= 1000:
+            boxes, scores = [[104, 80, 56, 60], [100, 80, 60, 60]], [0.8, 0.9]
+        return detectors.Faces(np.array(boxes, float), np.array(scores), np.zeros((len(boxes), 5, 2)))
+
+
+def test_a_full_search_enlarged_finds_the_small_faces_once_in_the_frames_pixels(monkeypatch):
+    frame = np.zeros((360, 640, 3), np.uint8)
+    plain = detectors.search_enlarged(SeesBigFrames(), frame)
+    assert plain.boxes.tolist() == [[52, 40, 28, 30]]
+    enlarged = detectors.search_enlarged(SeesBigFrames(), frame, upscale=2)
+    assert enlarged.boxes.tolist() == [[50, 40, 30, 30]] and enlarged.scores.tolist() == [0.9], \
+        "the boxes of one face at both sizes: the best-scored, halved"
+    assert enlarged.landmarks.shape == (1, 5, 2)
+    trackable = detectors.TrackableDetector(SeesBigFrames(), upscale=2)
+    assert trackable.detect(frame).tolist() == [[50, 40, 30, 30]]
+    SeesBigFrames.widths = []
+    trackable.detect_near(frame, (50, 40, 30, 30))
+    assert SeesBigFrames.widths == [60], "near a face: its neighbourhood at its own size, not enlarged"
+    monkeypatch.setitem(detectors.DETECTORS, "fake", SeesBigFrames)
+    background = detectors.Enlarged("fake", 2)  # as the background search makes it
+    assert background(frame).boxes.tolist() == [[50, 40, 30, 30]]
+    background.threads = 1
+    assert background.detector.threads == 1 == background.threads

@@ -13,7 +13,7 @@ from .align import align_face
 from .background import BackgroundSearch
 from .crops import CROP_MARGINS, crop_face
 from .detect import FaceDetector
-from .detectors import DetectorUnavailable, TrackableDetector, make_detector
+from .detectors import DetectorUnavailable, Enlarged, TrackableDetector, make_detector
 from .sources import is_camera, is_still, to_bgr, to_gray
 from .tracking import FaceTracker, Smoother
 
@@ -104,7 +104,8 @@ class EmotionRecognizer:
         if background and not (mode == "track" and named):
             raise ValueError("a background search needs mode 'track' and a detector named in "
                              f"fer_utils.realtime.detectors, not mode {mode!r} with {self.detector!r}")
-        self.background = BackgroundSearch(partial(make_detector, self.detector.name)) if background else None
+        self.background = BackgroundSearch(partial(Enlarged, self.detector.name, self.detector.upscale)) \
+            if background else None
         if self.background is not None and hasattr(self.detector.detector, "threads"):
             self.detector.detector.threads = 1  # the other core is the background search's
         self.tracker = FaceTracker(self.detector, redetect_every, near_every=near_every,
