@@ -155,14 +155,20 @@ def run_browser_camera(page, lab, screenshots):
                            timeout=30_000)
     stats = widget.evaluate("el => ({...el.dataset})")
     assert set(stats["labels"].split(",")) <= {"angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"}
-    green = widget.locator(".fer-overlay").evaluate("""canvas => {
+    # each result redraws the overlay, and a face can be lost for a frame, so wait for a frame that shows a box
+    boxed = """() => {
+        const canvas = document.querySelector('.fer-camera .fer-overlay');
         const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
         let count = 0;
         for (let i = 0; i < pixels.length; i += 4)
             if (pixels[i] < 40 && pixels[i + 1] > 180 && pixels[i + 2] < 40 && pixels[i + 3] > 200) count += 1;
-        return count;
-    }""")
-    assert green > 200, f"the canvas shows no box ({green} box-coloured pixels)"
+        return count > 200;
+    }"""
+    try:
+        page.wait_for_function(boxed, timeout=30_000, polling=100)
+    except sync_api.TimeoutError as err:
+        raise AssertionError(f"the canvas showed no box in 30 s ({widget.evaluate('el => el.dataset.faces')} faces in "
+                             "the last result)") from err
     widget.scroll_into_view_if_needed()
     widget.screenshot(path=str(screenshots / "browser-camera.png"))
     status = widget.locator(".fer-status").inner_text()
