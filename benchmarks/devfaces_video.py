@@ -21,7 +21,7 @@ import time
 
 import cv2
 import numpy as np
-from realtime_fps import OriginalLoop
+from realtime_fps import UPSCALE, OriginalLoop
 
 from fer_utils.classifier import SingleView, load_classifier
 from fer_utils.devfaces import devfaces
@@ -109,8 +109,8 @@ def main() -> None:
             realtime, detector=DEFAULT_DETECTOR, mode="track", classify_every=1, near_every=1, background=None)
         loops[f"ours, {DEFAULT_DETECTOR}, searches in the loop"] = lambda: EmotionRecognizer(
             realtime, detector=DEFAULT_DETECTOR, mode="track", background=False)
-        loops[f"ours, {DEFAULT_DETECTOR}, full searches also enlarged 2x"] = lambda: EmotionRecognizer(
-            realtime, detector=TrackableDetector(make_detector(DEFAULT_DETECTOR), upscale=2), mode="track",
+        loops[f"ours, {DEFAULT_DETECTOR}, full searches also enlarged {UPSCALE}x"] = lambda: EmotionRecognizer(
+            realtime, detector=TrackableDetector(make_detector(DEFAULT_DETECTOR), upscale=UPSCALE), mode="track",
             background=None)
     best = {}
     for round_ in range(args.rounds):

@@ -58,6 +58,14 @@ def inside(box, other) -> float:
     return max(x1 - x0, 0) * max(y1 - y0, 0) / max(box[2] * box[3], 1e-9)
 
 
+def strongest(boxes: np.ndarray, scores: np.ndarray, max_overlap: float) -> np.ndarray:
+    """Indices, in order, of the boxes kept when of two overlapping more than ``max_overlap`` (IoU) the lower-scored
+    goes (``cv2.dnn.NMSBoxes``)."""
+    if len(boxes) < 2:
+        return np.arange(len(boxes))
+    return np.sort(np.asarray(cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), 0.0, max_overlap), int).ravel())
+
+
 def to_rgb(frame: np.ndarray) -> np.ndarray:
     """A uint8 RGB copy of a gray, BGR or BGRA frame."""
     return cv2.cvtColor(to_bgr(frame), cv2.COLOR_BGR2RGB)
@@ -163,16 +171,14 @@ class LibFaceDetector:
     def _detect(self, frame: np.ndarray) -> Faces:
         rgb = np.ascontiguousarray(to_rgb(frame))
         found = self._search(rgb)
+        sure = found[found[:, 4] >= self.min_score]
         if self.second_look_px:
-            sure = found[found[:, 4] >= self.min_score]
-            looked = [self._second_look(rgb, box) for box in found[found[:, 4] < self.min_score, :4]
-                      if box[3] >= self.second_look_min and not self._part_of(box, sure)]
-            found = np.vstack([sure, *(again for again in looked if not self._part_of(again[0], sure))])
-        found = found[found[:, 4] >= self.min_score]
-        if len(found) > 1:  # large faces come back as several overlapping boxes
-            kept = cv2.dnn.NMSBoxes(found[:, :4].tolist(), found[:, 4].tolist(), self.min_score, self.max_overlap)
-            found = found[np.sort(np.asarray(kept, int).ravel())]
-        return Faces(found[:, :4], found[:, 4])
+            looked = (self._second_look(rgb, box) for box in found[found[:, 4] < self.min_score, :4]
+                      if box[3] >= self.second_look_min and not self._part_of(box, sure))
+            sure = np.vstack([sure, *(again[None] for again in looked if again is not None
+                                      and again[4] >= self.min_score and not self._part_of(again, sure))])
+        sure = sure[strongest(sure[:, :4], sure[:, 4], self.max_overlap)]  # a large face is boxed several times
+        return Faces(sure[:, :4], sure[:, 4])
 
     def _search(self, rgb: np.ndarray) -> np.ndarray:
         """(N, 5) boxes and scores (0-1) of one pass of the network over an RGB image."""
@@ -185,19 +191,17 @@ class LibFaceDetector:
         """Whether half of ``box`` or more lies inside one of ``faces``: a part of a face found already."""
         return any(inside(box, face) >= 0.5 for face in faces[:, :4])
 
-    def _second_look(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
-        """The box that a search of ``box``'s neighbourhood, scaled so that it is ``second_look_px`` high, finds
-        overlapping it, in the frame's coordinates, as one row (1, 5), of score 0 where it finds none."""
+    def _second_look(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """The box and score (5,) that a search of ``box``'s neighbourhood, scaled so that it is ``second_look_px``
+        high, finds overlapping it most, in the frame's coordinates; None where it finds none."""
         x0, y0, x1, y1 = neighbourhood(rgb.shape, box, 0.5)
-        scale = self.second_look_px / max(box[3], 1)
         if x1 - x0 < 2 or y1 - y0 < 2:
-            return np.zeros((1, 5))
+            return None
+        scale = self.second_look_px / max(box[3], 1)
         again = self._search(np.ascontiguousarray(shrink(rgb[y0:y1, x0:x1], scale)))
         again[:, :4] = again[:, :4] / scale + [x0, y0, 0, 0]
-        overlaps = np.array([iou(b, box) for b in again[:, :4]])
-        if not len(again) or overlaps.max() <= 0:
-            return np.zeros((1, 5))  # a row of score 0, dropped with the boxes under min_score
-        return again[np.argmax(overlaps)][None]
+        overlaps = [iou(b, box) for b in again[:, :4]]
+        return again[int(np.argmax(overlaps))] if overlaps and max(overlaps) > 0 else None
 
 
 DETECTORS = {"haar": HaarDetector, "mtcnn": MtcnnDetector, "libfacedetection": LibFaceDetector}
@@ -220,8 +224,8 @@ def search_enlarged(detector, frame: np.ndarray, upscale: float | None = None, m
     more = detector(cv2.resize(frame, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_LINEAR))
     boxes, scores = np.vstack([faces.boxes, more.boxes / upscale]), np.concatenate([faces.scores, more.scores])
     landmarks = None if faces.landmarks is None else np.concatenate([faces.landmarks, more.landmarks / upscale])
-    kept = np.sort(np.asarray(cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), 0.0, max_overlap), int).ravel())
-    return Faces(boxes[kept].reshape(-1, 4), scores[kept], None if landmarks is None else landmarks[kept])
+    kept = strongest(boxes, scores, max_overlap)
+    return Faces(boxes[kept], scores[kept], None if landmarks is None else landmarks[kept])
 
 
 class Enlarged:
