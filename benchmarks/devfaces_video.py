@@ -9,8 +9,9 @@ gives them), as the demo runs them on a live camera (each face classified every 
 box every third frame, full-frame searches in a process of their own but for the tuned Haar cascades:
 ``BackgroundSearch``, whose time a frame is "background", which the loop does not wait for); then the default
 detector once more with a classification and a near search on every frame, and once with its full-frame searches in
-the loop, and once with its full-frame searches also of the frame enlarged twice (in the background: a 2x search
-costs about five 1x ones). The single-person clips are the 720p head turn and the 512x512 head.
+the loop, and once with its full-frame searches only at the frame's own size (by default they also search the frame
+enlarged twice, which costs about five searches at its own size). The single-person clips are the 720p head turn
+and the 512x512 head.
 
     python benchmarks/devfaces_video.py [--rounds 2] [--frames 150] [--write]
 """
@@ -21,7 +22,7 @@ import time
 
 import cv2
 import numpy as np
-from realtime_fps import UPSCALE, OriginalLoop
+from realtime_fps import OriginalLoop
 
 from fer_utils.classifier import SingleView, load_classifier
 from fer_utils.devfaces import devfaces
@@ -109,8 +110,8 @@ def main() -> None:
             realtime, detector=DEFAULT_DETECTOR, mode="track", classify_every=1, near_every=1, background=None)
         loops[f"ours, {DEFAULT_DETECTOR}, searches in the loop"] = lambda: EmotionRecognizer(
             realtime, detector=DEFAULT_DETECTOR, mode="track", background=False)
-        loops[f"ours, {DEFAULT_DETECTOR}, full searches also enlarged {UPSCALE}x"] = lambda: EmotionRecognizer(
-            realtime, detector=TrackableDetector(make_detector(DEFAULT_DETECTOR), upscale=UPSCALE), mode="track",
+        loops[f"ours, {DEFAULT_DETECTOR}, full searches at the frame's own size"] = lambda: EmotionRecognizer(
+            realtime, detector=TrackableDetector(make_detector(DEFAULT_DETECTOR), upscale=1), mode="track",
             background=None)
     best = {}
     for round_ in range(args.rounds):

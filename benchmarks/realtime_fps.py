@@ -6,9 +6,9 @@ clip (fer_utils.footage). Three loops run over the same frames, in alternating r
 
 - ours, tracking: EmotionRecognizer(mode="track"), the demo's path with its default detector (onnxruntime when
   installed), and the same with each other detector (``--detectors``);
-- ours, tracking, with the full-frame searches also of the frame enlarged twice (``TrackableDetector(upscale=2)``),
-  which finds the faces under about 48 px that the default detector misses at their own size, at about 5x the cost
-  of a full search;
+- ours, tracking, with the full-frame searches only at the frame's own size (``TrackableDetector(upscale=1)``): the
+  default detector's full searches also search the frame enlarged twice, which finds the faces under about 48 px
+  that it misses at their own size, at about 5x the cost of a full search;
 - ours, tracking off: a full-frame detection on every frame (mode="detect");
 - original: the original study's loop: the default frontal cascade on the full gray frame (scaleFactor 1.1,
   minNeighbors 5, minSize 30x30), then one model call per face (the same network, in PyTorch, one view).
@@ -43,7 +43,6 @@ from fer_utils.realtime.detectors import DETECTORS, TrackableDetector, make_dete
 from fer_utils.realtime.recognizer import DEFAULT_DETECTOR, TUNED_HAAR
 
 PHOTOS_JSON, VIDEO_JSON = MODELS_DIR / "devfaces-detectors.json", MODELS_DIR / "devfaces-video.json"
-UPSCALE = 2  # tracking_enlarged: the full searches also look at the frame enlarged this many times
 SCENES = [((640, 480), 1), ((640, 480), 2), ((640, 480), 4), ((1280, 720), 1), ((1280, 720), 3),
           ((1280, 720), 6), ((1280, 720), 8)]
 
@@ -140,8 +139,8 @@ def main() -> None:
 
     loops = {"tracking": lambda: EmotionRecognizer(fast, mode="track"),
              "tracking_background": lambda: EmotionRecognizer(fast, mode="track", background=None),
-             "tracking_enlarged": lambda: EmotionRecognizer(fast, detector=TrackableDetector(
-                 make_detector(DEFAULT_DETECTOR), upscale=UPSCALE), mode="track"),
+             "tracking_own_size": lambda: EmotionRecognizer(fast, detector=TrackableDetector(
+                 make_detector(DEFAULT_DETECTOR), upscale=1), mode="track"),
              "tracking_off": lambda: EmotionRecognizer(fast, mode="detect"),
              "original": lambda: OriginalLoop(SingleView(classifier)),
              **{f"tracking_{name}": lambda name=name: EmotionRecognizer(fast, detector=name, mode="track")

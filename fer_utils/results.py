@@ -141,7 +141,7 @@ def render_realtime(realtime: dict) -> list[str]:
     default = realtime["detector"]
     own = {"tracking": f"ours, {default}", "tracking_off": f"ours, {default}, tracking off",
            "tracking_background": f"ours, {default}, searches in the background (a live camera's)",
-           "tracking_enlarged": f"ours, {default}, full searches also of the frame enlarged 2x",
+           "tracking_own_size": f"ours, {default}, full searches at the frame's own size only",
            "original": "original loop"}
     names = {**{n: f"ours, {n.removeprefix('tracking_')}" for n in loops if n.startswith("tracking_")}, **own}
     def share(value):

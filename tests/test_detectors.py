@@ -42,6 +42,8 @@ def test_each_detector_finds_the_face_of_a_real_portrait(name):
         assert inside and left_eye[0] < right_eye[0]
     gray = detector(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))  # a gray frame works too
     assert len(gray) == 1
+    searched = detectors.TrackableDetector(detector).detect(image)  # as the recogniser searches: enlarged where it is
+    assert len(searched) == 1, "a search of the photo enlarged boxed a part of the face, or a second face"
 
 
 def test_a_missing_package_names_its_install_command_and_the_demo_falls_back_to_haar(monkeypatch, capsys):
@@ -235,3 +237,40 @@ def test_a_full_search_enlarged_finds_the_small_faces_once_in_the_frames_pixels(
     assert background(frame).boxes.tolist() == [[50, 40, 30, 30]]
     background.threads = 1
     assert background.detector.threads == 1 == background.threads
+
+
+class BoxesEverySize(SeesBigFrames):
+    """A fake detector that, in a frame 1000 px wide or more, also boxes a blob of 8x8 px and part of a large face,
+    150x150 px, in the frame's pixels (16 and 300 px in the frame enlarged twice), besides the small face."""
+
+    def __call__(self, frame):
+        faces = super().__call__(frame)
+        if frame.shape[1] < 1000:
+            return faces
+        more = np.array([[400, 200, 16, 16], [600, 100, 300, 300]], float)
+        return detectors.Faces(np.vstack([faces.boxes, more]), np.concatenate([faces.scores, [0.9, 0.9]]),
+                               np.zeros((len(faces) + 2, 5, 2)))
+
+
+def test_the_enlarged_frame_adds_only_faces_too_small_for_the_frames_own_size():
+    frame = np.zeros((360, 640, 3), np.uint8)
+    enlarged = detectors.search_enlarged(BoxesEverySize(), frame, upscale=2)
+    low, high = detectors.ENLARGED_HEIGHTS
+    assert low > 8 and high < 150
+    assert enlarged.boxes.tolist() == [[50, 40, 30, 30]], "the blob and the part of a face are left out"
+    assert len(enlarged.landmarks) == 1
+
+
+def test_a_trackable_detector_enlarges_its_full_searches_by_the_detectors_own_upscale():
+    frame = np.zeros((360, 640, 3), np.uint8)
+
+    class Enlarging(SeesBigFrames):
+        upscale = 2
+
+    assert detectors.LibFaceDetector.upscale == 2
+    assert detectors.TrackableDetector(Enlarging()).upscale == 2
+    assert detectors.TrackableDetector(SeesBigFrames()).upscale == 1, "a detector without one: not enlarged"
+    for upscale, widths in ((None, [640, 1280]), (1, [640])):
+        SeesBigFrames.widths = []
+        detectors.TrackableDetector(Enlarging(), upscale=upscale).detect(frame)
+        assert SeesBigFrames.widths == widths
