@@ -5,7 +5,7 @@ against the counted faces, boxes beyond the count, and milliseconds per photo.
 Only the photos whose count is exact are scored. There are no boxes to match against, so a photo's found faces are
 its boxes capped at its count, and the boxes beyond the count are at least that many false faces (a detector can
 also miss one face and box a false one: the per-photo counts in the JSON show where to look). Each photo is
-detected at the size it is stored, as the recogniser searches it (``search_enlarged``: libfacedetection also searches
+detected at the size it is stored, as the recogniser searches it (``TrackableDetector``: libfacedetection also searches
 it enlarged twice, for its small faces; ``libfacedetection, own size`` does not), one thread, best of ``--rounds``
 alternating rounds for the time.
 
@@ -24,12 +24,12 @@ from fer_utils.devfaces import devfaces
 from fer_utils.paths import MODELS_DIR, devfaces_dir
 from fer_utils.provenance import cpu_description
 from fer_utils.realtime import FaceDetector
-from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, Faces, make_detector, search_enlarged
-from fer_utils.realtime.recognizer import TUNED_HAAR
+from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, Faces, TrackableDetector, make_detector
+from fer_utils.realtime.recognizer import DEFAULT_DETECTOR, TUNED_HAAR
 from fer_utils.realtime.sources import to_gray
 
 WRITTEN = MODELS_DIR / "devfaces-detectors.json"
-OWN_SIZE = "libfacedetection, own size"  # its full search of a photo at the photo's own size only
+OWN_SIZE = f"{DEFAULT_DETECTOR}, own size"  # its full search of a photo at the photo's own size only
 
 
 def tuned_haar():
@@ -43,13 +43,13 @@ def tuned_haar():
 
 
 def as_searched(name: str):
-    """The detector called ``name`` as the recogniser searches a photo with it (``search_enlarged`` with the detector's
-    own ``upscale``; ``OWN_SIZE``: libfacedetection at the photo's size only)."""
+    """The detector called ``name`` as the recogniser searches a photo with it (``TrackableDetector.detect``: enlarged
+    by the detector's own ``upscale``; ``OWN_SIZE``: the default detector at the photo's size only)."""
     if name == TUNED_HAAR:
         return tuned_haar()
-    detector = make_detector(name.split(",")[0])
-    upscale = 1 if name == OWN_SIZE else getattr(detector, "upscale", 1)
-    return lambda image: search_enlarged(detector, image, upscale)
+    own_size = name == OWN_SIZE
+    return TrackableDetector(make_detector(DEFAULT_DETECTOR if own_size else name),
+                             upscale=1 if own_size else None).detect
 
 
 def main() -> None:
