@@ -89,6 +89,18 @@ def test_a_face_of_the_background_search_that_is_not_found_near_where_it_was_is_
     assert not boxes_near(tracker(two), RIGHT), "a face gone meanwhile would be followed onto the background"
 
 
+def test_a_face_lost_while_others_are_tracked_is_searched_for_in_the_loop_at_once():
+    detector, background = Counting(), ManualBackground()
+    tracker = realtime.FaceTracker(detector, redetect_every=15, background=background)
+    tracker(face_frame((LEFT, RIGHT), side=SIDE))
+    moved = face_frame((LEFT, (RIGHT[0], 300)), side=SIDE)  # the right face jumps beyond its neighbourhood
+    tracker(moved)
+    assert tracker.lost and detector.full == 1
+    found = tracker(moved)
+    assert detector.full == 2 and not background.sent, "searched in the loop, not sent to wait on the background"
+    assert boxes_near(found, LEFT) and boxes_near(found, (RIGHT[0], 300))
+
+
 def test_a_background_search_that_fails_is_reported_and_the_loop_searches_itself(capsys):
     detector, background = Counting(), ManualBackground()
     tracker = realtime.FaceTracker(detector, redetect_every=3, background=background)

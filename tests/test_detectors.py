@@ -231,12 +231,32 @@ def test_a_full_search_enlarged_finds_the_small_faces_once_in_the_frames_pixels(
     assert trackable.detect(frame).tolist() == [[50, 40, 30, 30]]
     SeesBigFrames.widths = []
     trackable.detect_near(frame, (50, 40, 30, 30))
-    assert SeesBigFrames.widths == [60], "near a face: its neighbourhood at its own size, not enlarged"
+    assert SeesBigFrames.widths == [128], "near a face: its neighbourhood (60 px) scaled so the face is 64 px"
     monkeypatch.setitem(detectors.DETECTORS, "fake", SeesBigFrames)
     background = detectors.Enlarged("fake", 2)  # as the background search makes it
     assert background(frame).boxes.tolist() == [[50, 40, 30, 30]]
     background.threads = 1
     assert background.detector.threads == 1 == background.threads
+
+
+class SeesFacesOf48:
+    """A fake detector that boxes the middle half of any image at least 96 px high (a face of 48 px or more), and
+    nothing in a smaller one."""
+
+    name = "fake"
+
+    def __call__(self, image):
+        height, width = image.shape[:2]
+        if height < 96:
+            return detectors.Faces.none()
+        return detectors.Faces(np.array([[width / 4, height / 4, width / 2, height / 2]]), np.array([0.9]))
+
+
+def test_a_small_face_is_searched_for_near_its_box_enlarged_and_found_in_the_frames_pixels():
+    frame = np.zeros((360, 640, 3), np.uint8)
+    trackable = detectors.TrackableDetector(SeesFacesOf48(), face_px=64)
+    assert trackable.detect_near(frame, (100, 100, 30, 30)) == (100, 100, 30, 30), "enlarged to 64 px, it is seen"
+    assert trackable.detect_near(frame, (100, 100, 120, 120)) == (100, 100, 120, 120), "a large one, shrunk to it"
 
 
 class BoxesEverySize(SeesBigFrames):
