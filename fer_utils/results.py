@@ -139,8 +139,9 @@ def render_realtime(realtime: dict) -> list[str]:
     """The realtime benchmark's table: our loop with tracking on and off beside the original study's loop."""
     loops = realtime["loops"]
     default = realtime["detector"]
-    own = {"tracking": f"ours, {default}", "tracking_off": f"ours, {default}, tracking off",
-           "tracking_background": f"ours, {default}, searches in the background (a live camera's)",
+    own = {"tracking": f"ours, {default}, every search in the loop (a video file's)",
+           "tracking_off": f"ours, {default}, tracking off",
+           "tracking_background": f"ours, {default}, a live camera's loop (searches in the background)",
            "tracking_own_size": f"ours, {default}, full searches at the frame's own size only",
            "original": "original loop"}
     names = {**{n: f"ours, {n.removeprefix('tracking_')}" for n in loops if n.startswith("tracking_")}, **own}
@@ -162,7 +163,8 @@ def render_realtime(realtime: dict) -> list[str]:
         f"in each ({first['faces_ge48']:,} faces of 48 px and more, {first['faces_30_48']:,} of 30 to 48 px, "
         f"{first['face_free_frames']} face-free frames). Ours runs the demo's path ("
         f"{realtime['classifier']}, smoothing 0.6), tracking on and every search in the loop (as for a video "
-        "file) unless said; the original loop runs "
+        "file) unless said; the live camera's loop is the demo's realtime path, and the JSON's headline figures are "
+        "its. The original loop runs "
         "the default frontal cascade on the full frame and one PyTorch call per face.",
         "",
         "| | " + " | ".join(names[n] for n in loops) + " |",
@@ -174,7 +176,8 @@ def render_realtime(realtime: dict) -> list[str]:
         lines += ["", f"The default detector, {default}, on real footage (the tables below): "
                   f"{share(realtime['real_photos_found'])} of the exactly counted faces found in the real photos, "
                   f"{realtime['real_photos_false_per_photo']:.2f} boxes beyond the counts per photo, "
-                  f"{realtime['real_video_fps']:.0f} frames per second on the single-person videos, "
+                  f"{realtime['real_video_fps']:.0f} frames per second on the single-person videos in the live "
+                  "camera's loop, "
                   f"{realtime['real_video_fps_ratio_vs_original']:.1f}x the original loop."]
     return lines
 
