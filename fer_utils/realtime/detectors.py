@@ -272,9 +272,9 @@ class TrackableDetector:
     scaled so the face is about ``face_px`` pixels: a fraction of a full search for a large face, and a small one
     enlarged, as libfacedetection sees it best; on the synthetic scenes of benchmarks/realtime_fps.py, shrinking
     only, the tracker kept 59.9 % of the faces of 30-48 px found, and 70.6 % enlarging them too, both with full
-    searches at the frame's own size). The landmarks of the boxes it
-    gave last are in ``landmarks``, by box, for the crops to align; ``margins`` are the detector's crop margins, and
-    ``aligns`` whether its faces with landmarks are read better aligned than cut by them (``crops.aligns_better``).
+    searches at the frame's own size). The landmarks of the boxes it gave last are in ``landmarks``, by box, for the
+    crops to align; ``margins`` are the detector's crop margins, and ``aligns`` whether its faces with landmarks are
+    read better aligned than cut by them (``crops.aligns_better``).
     A full search also searches the frame enlarged ``upscale`` times (``search_enlarged``; None: the detector's own
     ``upscale``, else 1, none), at about 5x the cost for 2x; the searches near a face need not, since they are scaled
     to the face."""
