@@ -24,8 +24,9 @@ from fer_utils.devfaces import devfaces
 from fer_utils.paths import MODELS_DIR, devfaces_dir
 from fer_utils.provenance import cpu_description
 from fer_utils.realtime import FaceDetector
-from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, Faces, TrackableDetector, make_detector
+from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, Faces, make_detector
 from fer_utils.realtime.recognizer import DEFAULT_DETECTOR, TUNED_HAAR
+from fer_utils.realtime.searches import TrackableDetector
 from fer_utils.realtime.sources import to_gray
 
 WRITTEN = MODELS_DIR / "devfaces-detectors.json"

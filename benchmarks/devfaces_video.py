@@ -31,8 +31,9 @@ from fer_utils.paths import MODELS_DIR, devfaces_dir
 from fer_utils.provenance import cpu_description
 from fer_utils.realtime import EmotionRecognizer, draw
 from fer_utils.realtime.detect import shrink
-from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, TrackableDetector, make_detector
+from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, make_detector
 from fer_utils.realtime.recognizer import DEFAULT_DETECTOR, STAGES, TUNED_HAAR
+from fer_utils.realtime.searches import TrackableDetector
 
 WIDTH = 640
 WRITTEN = MODELS_DIR / "devfaces-video.json"

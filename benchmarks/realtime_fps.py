@@ -42,8 +42,9 @@ from fer_utils.onnx_twin import fast_classifier
 from fer_utils.paths import MODELS_DIR
 from fer_utils.provenance import cpu_description
 from fer_utils.realtime import EmotionRecognizer, FaceResult, draw, iou
-from fer_utils.realtime.detectors import DETECTORS, TrackableDetector, make_detector
+from fer_utils.realtime.detectors import DETECTORS, make_detector
 from fer_utils.realtime.recognizer import DEFAULT_DETECTOR, TUNED_HAAR
+from fer_utils.realtime.searches import TrackableDetector
 
 PHOTOS_JSON, VIDEO_JSON = MODELS_DIR / "devfaces-detectors.json", MODELS_DIR / "devfaces-video.json"
 # The loop of the figures at the top of the JSON: the live camera's, the demo's realtime path, whose frames per second

@@ -9,7 +9,7 @@ import pytest
 from conftest import SAMPLE_DIR
 
 from fer_utils.devfaces import devfaces
-from fer_utils.realtime import detectors
+from fer_utils.realtime import detectors, searches
 from fer_utils.realtime.align import align_face, fer2013_landmarks
 from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, HaarDetector, make_detector
 
@@ -42,7 +42,7 @@ def test_each_detector_finds_the_face_of_a_real_portrait(name):
         assert inside and left_eye[0] < right_eye[0]
     gray = detector(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))  # a gray frame works too
     assert len(gray) == 1
-    searched = detectors.TrackableDetector(detector).detect(image)  # as the recogniser searches: enlarged where it is
+    searched = searches.TrackableDetector(detector).detect(image)  # as the recogniser searches: enlarged where it is
     assert len(searched) == 1, "a search of the photo enlarged boxed a part of the face, or a second face"
 
 
@@ -221,19 +221,19 @@ class SeesBigFrames:
 
 def test_a_full_search_enlarged_finds_the_small_faces_once_in_the_frames_pixels(monkeypatch):
     frame = np.zeros((360, 640, 3), np.uint8)
-    plain = detectors.search_enlarged(SeesBigFrames(), frame)
+    plain = searches.search_enlarged(SeesBigFrames(), frame)
     assert plain.boxes.tolist() == [[52, 40, 28, 30]]
-    enlarged = detectors.search_enlarged(SeesBigFrames(), frame, upscale=2)
+    enlarged = searches.search_enlarged(SeesBigFrames(), frame, upscale=2)
     assert enlarged.boxes.tolist() == [[50, 40, 30, 30]] and enlarged.scores.tolist() == [0.9], \
         "the boxes of one face at both sizes: the best-scored, halved"
     assert enlarged.landmarks.shape == (1, 5, 2)
-    trackable = detectors.TrackableDetector(SeesBigFrames(), upscale=2)
+    trackable = searches.TrackableDetector(SeesBigFrames(), upscale=2)
     assert trackable.detect(frame).tolist() == [[50, 40, 30, 30]]
     SeesBigFrames.widths = []
     trackable.detect_near(frame, (50, 40, 30, 30))
     assert SeesBigFrames.widths == [128], "near a face: its neighbourhood (60 px) scaled so the face is 64 px"
     monkeypatch.setitem(detectors.DETECTORS, "fake", SeesBigFrames)
-    background = detectors.Enlarged("fake", 2)  # as the background search makes it
+    background = searches.Enlarged("fake", 2)  # as the background search makes it
     assert background(frame).boxes.tolist() == [[50, 40, 30, 30]]
     background.threads = 1
     assert background.detector.threads == 1 == background.threads
@@ -254,7 +254,7 @@ class SeesFacesOf48:
 
 def test_a_small_face_is_searched_for_near_its_box_enlarged_and_found_in_the_frames_pixels():
     frame = np.zeros((360, 640, 3), np.uint8)
-    trackable = detectors.TrackableDetector(SeesFacesOf48(), face_px=64)
+    trackable = searches.TrackableDetector(SeesFacesOf48(), face_px=64)
     assert trackable.detect_near(frame, (100, 100, 30, 30)) == (100, 100, 30, 30), "enlarged to 64 px, it is seen"
     assert trackable.detect_near(frame, (100, 100, 120, 120)) == (100, 100, 120, 120), "a large one, shrunk to it"
 
@@ -274,8 +274,8 @@ class BoxesEverySize(SeesBigFrames):
 
 def test_the_enlarged_frame_adds_only_faces_too_small_for_the_frames_own_size():
     frame = np.zeros((360, 640, 3), np.uint8)
-    enlarged = detectors.search_enlarged(BoxesEverySize(), frame, upscale=2)
-    low, high = detectors.ENLARGED_HEIGHTS
+    enlarged = searches.search_enlarged(BoxesEverySize(), frame, upscale=2)
+    low, high = searches.ENLARGED_HEIGHTS
     assert low > 8 and high < 150
     assert enlarged.boxes.tolist() == [[50, 40, 30, 30]], "the blob and the part of a face are left out"
     assert len(enlarged.landmarks) == 1
@@ -288,9 +288,9 @@ def test_a_trackable_detector_enlarges_its_full_searches_by_the_detectors_own_up
         upscale = 2
 
     assert detectors.LibFaceDetector.upscale == 2
-    assert detectors.TrackableDetector(Enlarging()).upscale == 2
-    assert detectors.TrackableDetector(SeesBigFrames()).upscale == 1, "a detector without one: not enlarged"
+    assert searches.TrackableDetector(Enlarging()).upscale == 2
+    assert searches.TrackableDetector(SeesBigFrames()).upscale == 1, "a detector without one: not enlarged"
     for upscale, widths in ((None, [640, 1280]), (1, [640])):
         SeesBigFrames.widths = []
-        detectors.TrackableDetector(Enlarging(), upscale=upscale).detect(frame)
+        searches.TrackableDetector(Enlarging(), upscale=upscale).detect(frame)
         assert SeesBigFrames.widths == widths

@@ -13,6 +13,7 @@ LAYERS = [
     ["audit", "augment", "schedule", "distributed", "classifier", "perturb", "calibration", "realtime.sources",
      "realtime.tracking"],
     ["splits", "loaders", "runs", "export", "gradcam", "evaluate", "realtime.detectors"],
+    ["realtime.searches"],
     ["train", "onnx_twin", "plots", "findings", "footage", "levers", "realtime.calibrate", "realtime.recognizer"],
     ["sweep", "gpu_profiles", "study", "results", "realtime.drawing"],
     ["realtime"],  # realtime: the package, its parts re-exported

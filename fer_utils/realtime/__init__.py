@@ -3,9 +3,10 @@ way FER2013 frames them, classified in one batch per frame, followed across fram
 a webcam index, a video, an image or a folder.
 
 One concern a module: ``sources`` (frames in), ``detectors`` and ``detect`` (faces found: the CNN detectors and the
-Haar cascades), ``crops``, ``align`` and ``calibrate`` (faces cut out), ``tracking`` (faces followed and smoothed),
-``background`` (full-frame searches in a process of their own, for live cameras), ``recognizer`` (all of it per
-frame) and ``drawing`` (the overlay)."""
+Haar cascades), ``searches`` (how the tracker searches a named detector: whole frames enlarged, near a face),
+``crops``, ``align`` and ``calibrate`` (faces cut out), ``tracking`` (faces followed and smoothed), ``background``
+(full-frame searches in a process of their own, for live cameras), ``recognizer`` (all of it per frame) and
+``drawing`` (the overlay)."""
 
 from .crops import CROP_MARGINS, crop_face
 from .detect import STRICT_STAGES, VERIFY_STAGES, FaceDetector, iou

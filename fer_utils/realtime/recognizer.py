@@ -13,7 +13,8 @@ from .align import align_face
 from .background import BackgroundSearch
 from .crops import CROP_MARGINS, crop_face
 from .detect import FaceDetector
-from .detectors import DetectorUnavailable, Enlarged, TrackableDetector, make_detector
+from .detectors import DetectorUnavailable, make_detector
+from .searches import Enlarged, TrackableDetector
 from .sources import is_camera, is_still, to_bgr, to_gray
 from .tracking import FaceTracker, Smoother
 
