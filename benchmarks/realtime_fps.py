@@ -17,7 +17,11 @@ clip (fer_utils.footage). These loops run over the same frames, in alternating r
 
 Each loop draws its boxes and labels, as a demo does. Reported per loop: end-to-end FPS, recall by face size (a face
 counts as found when a box overlaps it with IoU >= 0.3), false positives per face-free frame, and the label accuracy
-of the faces found, beside the classifier's accuracy on the dataset's own crops of the same faces. The last line is
+of the faces found, beside the classifier's accuracy on the dataset's own crops of the same faces. These figures come
+twice: handed every frame, as a video file is read, and fed as a live camera of ``--camera-fps`` frames a second
+feeds a loop (``camera_feed``: the newest frame each time, the frames that come while the loop is busy never seen,
+and each frame scored by the boxes on screen over it, as the notebook's browser camera draws them over the live
+video), with the frames processed a second; pooled over the rounds. The last line is
 JSON; --write stores it in models/realtime-benchmark.json for the README. Its figures at the top are those of the
 live camera's loop (``HEADLINE``), and it also carries the default detector's figures on real footage from the JSON
 of benchmarks/devfaces_detectors.py (faces found in the exactly counted photos; boxes beyond the counts per photo, at
@@ -37,7 +41,7 @@ import numpy as np
 from fer_utils import EMOTIONS
 from fer_utils.classifier import SingleView, load_classifier
 from fer_utils.data import load_arrays
-from fer_utils.footage import make_clip
+from fer_utils.footage import camera_feed, make_clip
 from fer_utils.onnx_twin import fast_classifier
 from fer_utils.paths import MODELS_DIR
 from fer_utils.provenance import cpu_description
@@ -84,6 +88,22 @@ def run(make_loop, clip) -> tuple[float, list]:
     return took, outputs
 
 
+def run_camera(make_loop, clip, fps: float) -> tuple[float, list]:
+    """Frames processed a second by a fresh loop fed ``clip`` as a live camera of ``fps`` frames a second
+    (``camera_feed``), and the results on screen over each frame."""
+    loop = make_loop()
+
+    def process(frame):
+        results = loop(frame)
+        draw(frame, results)
+        return results
+
+    shown, processed = camera_feed(clip.frames, process, fps)
+    if hasattr(loop, "close"):
+        loop.close()
+    return len(processed) * fps / len(clip.frames), [results or [] for results in shown]
+
+
 def score(clips, outputs_per_clip, reference_correct) -> dict:
     """Recall by face size, false positives per face-free frame, label accuracy of the faces found."""
     found = {"30_48": [0, 0], "ge48": [0, 0]}
@@ -110,6 +130,10 @@ def score(clips, outputs_per_clip, reference_correct) -> dict:
             "label_accuracy_found": correct / max(hits, 1), "label_accuracy_dataset_crops": reference / max(hits, 1)}
 
 
+def rounded(figures: dict) -> dict:
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}
+
+
 def real_footage(detector: str) -> dict:
     """The default detector's figures on the real photos and videos, from the JSON that
     benchmarks/devfaces_detectors.py and devfaces_video.py write (run them first), or a note of what is missing."""
@@ -130,6 +154,7 @@ def main() -> None:
     parser.add_argument("--checkpoint")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; the best time of each loop counts")
     parser.add_argument("--frames", type=int, default=60, help="frames per clip")
+    parser.add_argument("--camera-fps", type=float, default=30.0, help="the frame rate of the live camera's feed")
     parser.add_argument("--write", action="store_true", help="store the JSON in models/realtime-benchmark.json")
     parser.add_argument("--detectors", nargs="*", default=[TUNED_HAAR, *DETECTORS], metavar="NAME",
                         help="also run ours, tracking on, with these detectors (default: all of them)")
@@ -153,7 +178,7 @@ def main() -> None:
              **{f"tracking_{name}": lambda name=name: EmotionRecognizer(fast, detector=name, mode="track")
                 for name in args.detectors if name != DEFAULT_DETECTOR}}
     seconds = {name: {"one_face": np.inf, "scenes": [np.inf] * len(clips)} for name in loops}
-    outputs = {}
+    outputs, camera = {}, {name: {"processed": [], "clips": [], "shown": []} for name in loops}
     for round_index in range(args.rounds):
         names = list(loops)[round_index % len(loops):] + list(loops)[:round_index % len(loops)]
         for name in names:  # a fresh loop per clip, so that no track carries over
@@ -164,6 +189,11 @@ def main() -> None:
                 took, results = run(loops[name], clip)
                 seconds[name]["scenes"][k] = min(seconds[name]["scenes"][k], took)
                 outputs[name].append(results)
+            for clip in clips:
+                processed, shown = run_camera(loops[name], clip, args.camera_fps)
+                camera[name]["processed"].append(processed)
+                camera[name]["clips"].append(clip)
+                camera[name]["shown"].append(shown)
             print(f"round {round_index + 1}: {name} done", flush=True)
 
     report = {}
@@ -172,13 +202,19 @@ def main() -> None:
                       for ((w, h), count), s in zip(SCENES, seconds[name]["scenes"])}
         report[name] = {"fps_one_face": args.frames / seconds[name]["one_face"],
                         "fps_all_scenes": len(clips) * args.frames / sum(seconds[name]["scenes"]),
-                        "fps_by_scene": fps_scenes, **score(clips, outputs[name], reference_correct)}
+                        "fps_by_scene": fps_scenes, **score(clips, outputs[name], reference_correct),
+                        "camera_feed": {"frames_processed_per_second": float(np.mean(camera[name]["processed"])),
+                                        **score(camera[name]["clips"], camera[name]["shown"], reference_correct)}}
     print(f"\nclassifier: {classifier}; our path: {fast}; {cpu_description()}")
     keys = ["fps_one_face", "fps_all_scenes", "recall_ge48", "recall_30_48", "false_positives_per_frame",
             "label_accuracy_found", "label_accuracy_dataset_crops"]
     print(f"{'measure':<32}" + "".join(f"{name:>16}" for name in loops))
     for key in keys:
         print(f"{key:<32}" + "".join(f"{report[name][key]:>16.3f}" for name in loops))
+    for key in keys[2:]:
+        print(f"{'camera ' + key:<32}" + "".join(f"{report[name]['camera_feed'][key]:>16.3f}" for name in loops))
+    print(f"{'camera frames processed/s':<32}"
+          + "".join(f"{report[name]['camera_feed']['frames_processed_per_second']:>16.1f}" for name in loops))
     for scene in report["tracking"]["fps_by_scene"]:
         print(f"{'fps ' + scene:<32}" + "".join(f"{report[name]['fps_by_scene'][scene]:>16.1f}" for name in loops))
     ours = report[HEADLINE]
@@ -190,9 +226,10 @@ def main() -> None:
         "fps_ratio_vs_original": round(ours["fps_one_face"] / report["original"]["fps_one_face"], 2),
         **{k: round(ours[k], 4) for k in ("recall_ge48", "recall_30_48", "false_positives_per_frame",
                                           "label_accuracy_found", "label_accuracy_dataset_crops")},
+        "camera_fps": args.camera_fps,
+        "camera_feed": rounded(ours["camera_feed"]),
         **real_footage(DEFAULT_DETECTOR),
-        "loops": {name: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
-                  for name, r in report.items()},
+        "loops": {name: rounded(r) | {"camera_feed": rounded(r["camera_feed"])} for name, r in report.items()},
     }
     line = json.dumps(summary)
     if args.write:

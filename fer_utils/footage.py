@@ -1,6 +1,8 @@
 """Synthetic footage with ground truth, for the realtime benchmark and tests: FER2013 test faces over textured
-backgrounds, moving, growing and shrinking from frame to frame, with stretches of frames that hold no face."""
+backgrounds, moving, growing and shrinking from frame to frame, with stretches of frames that hold no face; and
+``camera_feed``, which hands such frames to a loop as a live camera does."""
 
+import time
 from dataclasses import dataclass, field
 
 import cv2
@@ -88,3 +90,26 @@ def make_clip(faces: np.ndarray, labels: np.ndarray, size: tuple[int, int] = (64
         clip.frames.append(frame)
         clip.truth.append(placed)
     return clip
+
+
+def camera_feed(frames: list, process, fps: float = 30.0, clock=time.perf_counter, sleep=time.sleep) -> tuple[list,
+                                                                                                            list]:
+    """Hands ``frames`` to ``process`` as a live camera of ``fps`` frames a second does: frame k is the camera's
+    picture from k / fps seconds on, each call gets the newest picture, and the pictures that came and went while a
+    call ran are never processed. Gives, for each frame, what was on screen over it: the result of the last call that
+    had finished by the time the next picture came (None before the first), as a page that draws a loop's answers over
+    the live video shows it; and the indices of the frames processed."""
+    started, finished, processed = clock(), [], []
+    while (index := int((clock() - started) * fps)) < len(frames):
+        if processed and index == processed[-1]:  # this picture is done: wait for the next
+            sleep(max(started + (index + 1) / fps - clock(), 0))
+            continue
+        result = process(frames[index])
+        finished.append((clock() - started, result))
+        processed.append(index)
+    shown, last, on_screen = [], 0, None
+    for index in range(len(frames)):
+        while last < len(finished) and finished[last][0] <= (index + 1) / fps:
+            on_screen, last = finished[last][1], last + 1
+        shown.append(on_screen)
+    return shown, processed
