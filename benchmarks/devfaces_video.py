@@ -5,12 +5,12 @@ draw, in milliseconds per frame.
 Loops, in alternating rounds over the same frames: the original study's (benchmarks/realtime_fps.py's
 ``OriginalLoop``: the frontal cascade on every full frame, one PyTorch call per face), ours with the tuned Haar
 cascades and tracking, and ours with each detector and tracking (faces aligned by their landmarks where the detector
-gives them), as the demo runs them on a live camera (each face classified every third frame, searched for near its
-box every third frame, full-frame searches in a process of their own but for the tuned Haar cascades:
-``BackgroundSearch``, whose time a frame is "background", which the loop does not wait for); then the default
-detector once more with a classification and a near search on every frame, and once with its full-frame searches in
-the loop, and once with its full-frame searches only at the frame's own size (by default they also search the frame
-enlarged twice, which costs about five searches at its own size). The single-person clips are the 720p head turn
+gives them), as the demo runs them on a live camera (``EmotionRecognizer.for_camera``: each face classified every
+third frame, searched for near its box every third frame, full-frame searches at the frame's own size); then the
+default detector once more with a classification and a near search on every frame, once with its full-frame searches
+also enlarged twice, as a video file's loop makes them (about five searches at its own size), and once with those
+in a process of their own (``BackgroundSearch``, whose time a frame is "background", which the loop does not wait
+for). The single-person clips are the 720p head turn
 and the 512x512 head.
 
     python benchmarks/devfaces_video.py [--rounds 2] [--frames 150] [--write]
@@ -33,7 +33,6 @@ from fer_utils.realtime import EmotionRecognizer, draw
 from fer_utils.realtime.detect import shrink
 from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, make_detector
 from fer_utils.realtime.recognizer import DEFAULT_DETECTOR, STAGES, TUNED_HAAR
-from fer_utils.realtime.searches import TrackableDetector
 
 WIDTH = 640
 WRITTEN = MODELS_DIR / "devfaces-video.json"
@@ -97,23 +96,21 @@ def main() -> None:
     classifier = load_classifier(device="cpu")
     realtime = fast_classifier(classifier)
     loops = {"original": lambda: OriginalLoop(SingleView(classifier)),
-             "ours, tuned haar": lambda: EmotionRecognizer(realtime, detector=TUNED_HAAR, mode="track")}
+             "ours, tuned haar": lambda: EmotionRecognizer.for_camera(realtime, detector=TUNED_HAAR)}
     for name in DETECTORS:
         try:
             make_detector(name)
         except DetectorUnavailable as err:
             print(f"{name}: left out: {err}")
             continue
-        loops[f"ours, {name}"] = lambda name=name: EmotionRecognizer(realtime, detector=name, mode="track",
-                                                                     background=None)
+        loops[f"ours, {name}"] = lambda name=name: EmotionRecognizer.for_camera(realtime, detector=name)
     if f"ours, {DEFAULT_DETECTOR}" in loops:  # the default with a classification and a near search on every frame
-        loops[f"ours, {DEFAULT_DETECTOR}, every frame"] = lambda: EmotionRecognizer(
-            realtime, detector=DEFAULT_DETECTOR, mode="track", classify_every=1, near_every=1, background=None)
-        loops[f"ours, {DEFAULT_DETECTOR}, searches in the loop"] = lambda: EmotionRecognizer(
-            realtime, detector=DEFAULT_DETECTOR, mode="track", background=False)
-        loops[f"ours, {DEFAULT_DETECTOR}, full searches at the frame's own size"] = lambda: EmotionRecognizer(
-            realtime, detector=TrackableDetector(make_detector(DEFAULT_DETECTOR), upscale=1), mode="track",
-            background=None)
+        loops[f"ours, {DEFAULT_DETECTOR}, every frame"] = lambda: EmotionRecognizer.for_camera(
+            realtime, detector=DEFAULT_DETECTOR, classify_every=1, near_every=1)
+        loops[f"ours, {DEFAULT_DETECTOR}, searches enlarged (a video file's)"] = lambda: EmotionRecognizer(
+            realtime, detector=DEFAULT_DETECTOR, mode="track")
+        loops[f"ours, {DEFAULT_DETECTOR}, searches enlarged in the background"] = lambda: EmotionRecognizer(
+            realtime, detector=DEFAULT_DETECTOR, mode="track", background=None)
     best = {}
     for round_ in range(args.rounds):
         for loop in (list(loops) if round_ % 2 == 0 else list(loops)[::-1]):

@@ -4,13 +4,13 @@ Scenes are built from FER2013 test faces (so every face's label is known): 640x4
 faces 30 to 300 px high over textured backgrounds, moving, growing and shrinking, with ten face-free frames in each
 clip (fer_utils.footage). These loops run over the same frames, in alternating rounds:
 
-- ours, tracking: EmotionRecognizer(mode="track"), the demo's path with its default detector (onnxruntime when
-  installed), and the same with each other detector (``--detectors``);
-- ours, tracking, with the full-frame searches in a process of their own while faces are tracked, as on a live
-  camera (``background=None``, where there are two cores): the loop does not wait for them;
-- ours, tracking, with the full-frame searches only at the frame's own size (``TrackableDetector(upscale=1)``): the
-  default detector's full searches also search the frame enlarged twice, which finds the faces under about 48 px
-  that it misses at their own size, at about 5x the cost of a full search;
+- ours, a live camera's loop (``EmotionRecognizer.for_camera``), the demo's realtime path with its default detector
+  (onnxruntime when installed): tracking, with the full-frame searches only at the frame's own size, in the loop;
+- ours, tracking: EmotionRecognizer(mode="track"), a video file's loop, whose full searches also search the frame
+  enlarged twice, which finds the faces under about 48 px that the default detector misses at their own size, at
+  about 5x the cost of a full search; and the same with each other detector (``--detectors``);
+- ours, tracking, with those enlarged full searches in a process of their own (``background=None``, where there
+  are two cores): the loop does not wait for them;
 - ours, tracking off: a full-frame detection on every frame (mode="detect");
 - original: the original study's loop: the default frontal cascade on the full gray frame (scaleFactor 1.1,
   minNeighbors 5, minSize 30x30), then one model call per face (the same network, in PyTorch, one view).
@@ -46,14 +46,13 @@ from fer_utils.onnx_twin import fast_classifier
 from fer_utils.paths import MODELS_DIR
 from fer_utils.provenance import cpu_description
 from fer_utils.realtime import EmotionRecognizer, FaceResult, draw, iou
-from fer_utils.realtime.detectors import DETECTORS, make_detector
+from fer_utils.realtime.detectors import DETECTORS
 from fer_utils.realtime.recognizer import DEFAULT_DETECTOR, TUNED_HAAR
-from fer_utils.realtime.searches import TrackableDetector
 
 PHOTOS_JSON, VIDEO_JSON = MODELS_DIR / "devfaces-detectors.json", MODELS_DIR / "devfaces-video.json"
 # The loop of the figures at the top of the JSON: the live camera's, the demo's realtime path, whose frames per second
 # on the real clips devfaces_video.py measures as "ours, <default detector>"
-HEADLINE = "tracking_background"
+HEADLINE = "camera"
 SCENES = [((640, 480), 1), ((640, 480), 2), ((640, 480), 4), ((1280, 720), 1), ((1280, 720), 3),
           ((1280, 720), 6), ((1280, 720), 8)]
 
@@ -169,10 +168,9 @@ def main() -> None:
     clips = [make_clip(test.images, test.labels, size, count, args.frames, seed=i)
              for i, (size, count) in enumerate(SCENES)]
 
-    loops = {"tracking_background": lambda: EmotionRecognizer(fast, mode="track", background=None),
+    loops = {"camera": lambda: EmotionRecognizer.for_camera(fast),
              "tracking": lambda: EmotionRecognizer(fast, mode="track"),
-             "tracking_own_size": lambda: EmotionRecognizer(fast, detector=TrackableDetector(
-                 make_detector(DEFAULT_DETECTOR), upscale=1), mode="track"),
+             "tracking_background": lambda: EmotionRecognizer(fast, mode="track", background=None),
              "tracking_off": lambda: EmotionRecognizer(fast, mode="detect"),
              "original": lambda: OriginalLoop(SingleView(classifier)),
              **{f"tracking_{name}": lambda name=name: EmotionRecognizer(fast, detector=name, mode="track")

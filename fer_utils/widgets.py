@@ -141,7 +141,7 @@ def live_camera(classifier, camera: str = "browser", smoothing: float = 0.6, sho
     kernel's machine; anything else is a video file played through the same controls. ``detector`` names the face
     detector (``EmotionRecognizer``)."""
     if camera == "browser":
-        return BrowserCamera(EmotionRecognizer(classifier, smoothing=smoothing, detector=detector, background=None),
+        return BrowserCamera(EmotionRecognizer.for_camera(classifier, smoothing, detector=detector),
                              smoothing=smoothing, show_probs=show_probs)
     if camera.isdigit():
         return KernelCamera(classifier, int(camera), smoothing, show_probs, detector).widget

@@ -54,18 +54,21 @@ def test_the_loop_goes_on_while_a_background_search_runs_and_adopts_the_new_face
     tracker = realtime.FaceTracker(detector, redetect_every=5, background=background)
     one, two = face_frame((LEFT,), side=SIDE), face_frame((LEFT, RIGHT), side=SIDE)
     [(first, _)] = tracker(one)
-    assert detector.full == 1 and not background.sent, "with nothing tracked the loop searches the frame itself"
+    assert detector.full == 1 and len(background.sent) == 1, "with nothing followed the loop searches the frame " \
+                                                             "itself, and the background search too"
+    background.finish()
+    assert [face_id for face_id, _ in tracker(one)] == [first], "the face the loop found is not adopted twice"
     for _ in range(12):  # a second face has come in; the search that would find it is still running
         found = tracker(two)
         assert [face_id for face_id, _ in found] == [first]
-    assert detector.full == 1 and len(background.sent) == 1, "one background search at a time, none in the loop"
+    assert detector.full == 1 and len(background.sent) == 2, "one background search at a time, none in the loop"
     background.finish()
     found = tracker(two)
     assert boxes_near(found, LEFT) and boxes_near(found, RIGHT), "the new face is adopted, found near where it was"
-    assert len({face_id for face_id, _ in found}) == 2 and tracker.background_seconds == 0.25
+    assert len({face_id for face_id, _ in found}) == 2 and tracker.background_seconds == 2 * 0.25
     for _ in range(5):
         assert len(tracker(two)) == 2
-    assert len(background.sent) == 2, "the next search is sent once the last one has come back"
+    assert len(background.sent) == 3, "the next search is sent once the last one has come back"
     background.finish()
     assert len(tracker(two)) == 2, "a face already tracked is not adopted twice"
 
@@ -97,7 +100,8 @@ def test_a_face_lost_while_others_are_tracked_is_searched_for_in_the_loop_at_onc
     tracker(moved)
     assert tracker.lost and detector.full == 1
     found = tracker(moved)
-    assert detector.full == 2 and not background.sent, "searched in the loop, not sent to wait on the background"
+    assert detector.full == 2 and len(background.sent) == 1, "searched in the loop, not sent to wait on the " \
+                                                              "background (sent only with the first frame)"
     assert boxes_near(found, LEFT) and boxes_near(found, (RIGHT[0], 300))
 
 
@@ -134,12 +138,14 @@ def test_the_recogniser_searches_in_the_background_only_where_told_with_a_named_
     image, _ = portrait()  # libfacedetection needs a face in context, not FER2013's tight crop
     one, two = np.hstack([image, np.full_like(image, 128)]), np.hstack([image, image])
     assert realtime.EmotionRecognizer.for_source(classifier, "clip.mp4").background is None, "same every time"
-    recognizer = realtime.EmotionRecognizer.for_source(classifier, 0)  # a live camera: where it can
     if (os.cpu_count() or 1) < 2:
-        assert recognizer.background is None
-        recognizer = realtime.EmotionRecognizer(classifier, detector=DEFAULT_DETECTOR, background=True)
+        assert realtime.EmotionRecognizer(classifier, detector=DEFAULT_DETECTOR, background=None).background is None
+    recognizer = realtime.EmotionRecognizer(classifier, detector=DEFAULT_DETECTOR, background=True)
     assert recognizer.detector.detector.threads == 1, "the loop's own searches leave the other core to the worker"
+    assert recognizer.detector.upscale == 1, "the loop's own full searches do not stop it for the enlarged search"
     try:
+        assert len(recognizer(one)) == 1
+        recognizer.tracker.pending.result(timeout=120)  # sent with the first frame, nothing followed yet
         assert len(recognizer(one)) == 1
         while recognizer.tracker.pending is None:
             recognizer(two)
@@ -164,3 +170,12 @@ def test_libfacedetection_searches_with_the_threads_it_is_told_and_sets_them_bac
     assert [lib.omp_get_max_threads() for lib in detector.openmp] == before, "PyTorch's threads are left as they were"
     detector.threads = None
     assert len(detector(image)) == 1 and during[-1] == before
+
+
+def test_a_camera_s_recogniser_tracks_with_full_searches_at_the_frame_s_own_size_in_the_loop():
+    for recognizer in (realtime.EmotionRecognizer.for_source(RecordingClassifier(), 0),
+                       realtime.EmotionRecognizer.for_camera(RecordingClassifier())):
+        assert recognizer.mode == "track" and recognizer.background is None
+        assert recognizer.detector.name == DEFAULT_DETECTOR and recognizer.detector.upscale == 1
+    video = realtime.EmotionRecognizer.for_source(RecordingClassifier(), "clip.mp4")
+    assert video.detector.upscale == video.detector.detector.upscale > 1, "a video file's searches stay enlarged"

@@ -42,13 +42,14 @@ DEFAULT_DETECTOR = "libfacedetection"
 STAGES = ("gray", "detect", "track", "crop", "classify", "smooth")  # track: following faces between detections
 
 
-def detector_called(name: str, mode: str = "track"):
+def detector_called(name: str, mode: str = "track", upscale: float | None = None):
     """The detector called ``name`` for the recogniser: ``TUNED_HAAR`` a ``FaceDetector`` (for stills, its finer
-    search), another name one of ``fer_utils.realtime.detectors`` made trackable, or, where that detector's package
-    is missing, the tuned Haar cascades with a printed reason."""
+    search), another name one of ``fer_utils.realtime.detectors`` made trackable (with ``upscale``: its full searches
+    also search the frame enlarged that many times; None: the detector's own), or, where that detector's package is
+    missing, the tuned Haar cascades with a printed reason."""
     if name != TUNED_HAAR:
         try:
-            return TrackableDetector(make_detector(name))
+            return TrackableDetector(make_detector(name), upscale=upscale)
         except DetectorUnavailable as err:
             print(f"face detector: the Haar cascades ({TUNED_HAAR}) instead of {name}: {err}")
     return FaceDetector.for_stills() if mode == "still" else FaceDetector()
@@ -64,7 +65,7 @@ class EmotionRecognizer:
     - "detect": a full-frame detection on every frame (the tracker off);
     - "still" (images and folders of photos): a full-resolution, finer search for faces down to 24 px on each image,
       with no smoothing, since consecutive images are unrelated.
-    ``for_source`` picks the mode from the source.
+    ``for_source`` picks the mode from the source, and ``for_camera`` makes a live camera's recogniser.
 
     In "track" mode a face is classified when it is new, and then every ``classify_every`` frames, on a frame where
     the detector itself found it (not the tracker's patch match, whose box is the last one moved, without
@@ -78,37 +79,40 @@ class EmotionRecognizer:
     reason, for a detector whose package is missing. A CNN detector reads the colour frame. With ``align``, faces
     with landmarks are aligned to FER2013's framing (``align_face``); the others are cut by their box widened by
     ``margins``. By default both are the detector's own, as benchmarks/crop_margins.py measured them
-    (``measured_margins``, ``aligns_better``).
+    (``measured_margins``, ``aligns_better``). ``upscale`` is a named detector's (``detector_called``).
 
     With ``background``, the tracker's full-frame searches run in a process of their own (``BackgroundSearch``,
-    ``FaceTracker``), and the loop's own searches near faces on one core: the loop does not stop for a full search
-    every ``redetect_every`` frames, and a new face is found a few frames later, as many as a search takes. That is
-    for live cameras (``for_source`` turns it on for one); a video file is read the same way every time only with
-    it off (False, the default). None turns it on where it can be: a detector named in
-    ``fer_utils.realtime.detectors`` (not the tuned Haar cascades), "track" mode and two cores or more. ``close()``
-    ends that process (it also ends with the recogniser).
+    ``FaceTracker``), enlarged as the detector's are, and the loop's own full searches, with no face followed or
+    one just lost, at the frame's own size, on one core: the loop does not stop for an enlarged search, and a face
+    it finds only enlarged is found a search later. A video file is read the same way every time only with it off
+    (False, the default). None turns it on where it can be: a detector named in ``fer_utils.realtime.detectors``
+    (not the tuned Haar cascades), "track" mode and two cores or more. ``close()`` ends that process (it also ends
+    with the recogniser).
     """
 
     def __init__(self, classifier, detector: FaceDetector | str = DEFAULT_DETECTOR, smoothing: float = 0.6,
                  margins=None, mode: str = "track", redetect_every: int = 15, classify_every: int = 3,
-                 near_every: int = 3, align: bool | None = None, background: bool | None = False):
+                 near_every: int = 3, align: bool | None = None, background: bool | None = False,
+                 upscale: float | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
         if classify_every < 1:
             raise ValueError(f"classify_every must be at least 1 frame, got {classify_every}")
         self.classifier = SingleView(classifier) if isinstance(classifier, FERClassifier) else classifier
         self.mode = mode
-        self.detector = detector_called(detector, mode) if isinstance(detector, str) else detector
+        self.detector = detector_called(detector, mode, upscale) if isinstance(detector, str) else detector
         named = isinstance(self.detector, TrackableDetector)
         if background is None:
             background = mode == "track" and named and (os.cpu_count() or 1) >= 2
         if background and not (mode == "track" and named):
             raise ValueError("a background search needs mode 'track' and a detector named in "
                              f"fer_utils.realtime.detectors, not mode {mode!r} with {self.detector!r}")
-        self.background = BackgroundSearch(partial(Enlarged, self.detector.name, self.detector.upscale)) \
-            if background else None
-        if self.background is not None and hasattr(self.detector.detector, "threads"):
-            self.detector.detector.threads = 1  # the other core is the background search's
+        self.background = None
+        if background:
+            self.background = BackgroundSearch(partial(Enlarged, self.detector.name, self.detector.upscale))
+            self.detector = TrackableDetector(self.detector.detector, self.detector.face_px, upscale=1)  # the loop's
+            if hasattr(self.detector.detector, "threads"):
+                self.detector.detector.threads = 1  # the other core is the background search's
         self.tracker = FaceTracker(self.detector, redetect_every, near_every=near_every,
                                    max_followed=max(5, near_every - 1),
                                    background=self.background) if mode == "track" else None
@@ -136,10 +140,22 @@ class EmotionRecognizer:
             self.background.close()
 
     @classmethod
+    def for_camera(cls, classifier, smoothing: float = 0.6, **kwargs) -> "EmotionRecognizer":
+        """The recogniser for a live camera: tracking, with a named detector's full searches at the frame's own size
+        (``upscale`` 1), in the loop. A camera drops the frames a busy loop misses: fed as a 30 frames/s camera
+        feeds it, on the synthetic scenes of benchmarks/realtime_fps.py on two cores, this loop showed 40-42 % of
+        the faces of 48 px and more and 29-36 % of 30-48 px where they were, against 6-9 % and 0-1 % for full
+        searches enlarged in the loop (which stop it for 0.2-1.5 s), and 36-38 % and 22-24 % for those sent to the
+        background (``background``), whose worker takes the loop's second core (docs/experiments.md)."""
+        kwargs.setdefault("upscale", 1)
+        return cls(classifier, smoothing=smoothing, mode="track", **kwargs)
+
+    @classmethod
     def for_source(cls, classifier, source, smoothing: float = 0.6, **kwargs) -> "EmotionRecognizer":
-        """The recogniser for a source: "still" for an image or a folder of images, "track" for a video or camera,
-        with its full-frame searches in the background for a camera where it can (``background``)."""
-        kwargs.setdefault("background", None if is_camera(source) else False)
+        """The recogniser for a source: "still" for an image or a folder of images, "track" for a video file, and
+        a camera's (``for_camera``) for a camera."""
+        if is_camera(source):
+            return cls.for_camera(classifier, smoothing, **kwargs)
         return cls(classifier, smoothing=smoothing, mode="still" if is_still(source) else "track", **kwargs)
 
     def _lap(self, stage: str, since: float) -> float:

@@ -114,11 +114,13 @@ class FaceTracker:
     With a ``background`` search (``BackgroundSearch``), the full-frame detections made while faces are tracked run
     in another process, one at a time, and the loop does not wait for them: when one comes back, a few frames later,
     each face it found that no track covers is searched for near where it was, and followed from there if found
-    (``_adopt``). With no face tracked, a full detection runs in the loop, as there is nothing else to do, and so it
-    does on the frame after a face was lost: waiting on the background, the loop lost such faces for the frames of a
-    search (on the synthetic scenes of benchmarks/realtime_fps.py, 93.8 % of the faces of 48 px and more found while
-    waiting, 95.6 % searching in the loop; on the real single-person clips of benchmarks/devfaces_video.py the loop
-    keeps its speed, since a face is seldom lost there, but the crowd clip's fell from 38.4 to 14.6 frames/s).
+    (``_adopt``). With no face followed, a full detection runs in the loop, as there is nothing else to do, and one
+    is sent to the background too (``EmotionRecognizer`` searches in the loop at the frame's own size, and enlarged
+    in the background); a full detection also runs in the loop on the frame after a face was lost: waiting on the
+    background, the loop lost such faces for the frames of a search (on the synthetic scenes of
+    benchmarks/realtime_fps.py, 93.8 % of the faces of 48 px and more found while waiting, 95.6 % searching in the
+    loop; on the real single-person clips of benchmarks/devfaces_video.py the loop keeps its speed, since a face is
+    seldom lost there, but the crowd clip's fell from 38.4 to 14.6 frames/s).
     """
 
     PATCH = 24  # side of the patch a face is matched by, in pixels
@@ -148,11 +150,13 @@ class FaceTracker:
         detector reads better), or ``gray``, and patches are matched in ``gray``."""
         frame = gray if frame is None else frame
         every = self.redetect_every if self.tracks else self.idle_every
-        full = self.since_full is None or self.lost or self.since_full + 1 >= every
-        if full and not self.lost and self.background is not None and any(t.missed == 0 for t in self.tracks):
-            full = False  # sent to the background instead, once the one before has come back
-            if self.pending is None:
-                self.pending, self.since_full, self.lost = self.background.submit(frame), -1, False
+        due = self.since_full is None or self.since_full + 1 >= every
+        full = due or self.lost
+        if self.background is not None:
+            following = any(t.missed == 0 for t in self.tracks)
+            full = self.lost or (due and not following)  # in the loop only with nothing else to do
+            if self.pending is None and (due or not following):  # the next once the one before has come back
+                self.pending, self.since_full = self.background.submit(frame), -1
         self.since_full = 0 if full else self.since_full + 1
         unmatched = list(self.tracks)
         for track in self.tracks:
