@@ -92,8 +92,8 @@ def make_clip(faces: np.ndarray, labels: np.ndarray, size: tuple[int, int] = (64
     return clip
 
 
-def camera_feed(frames: list, process, fps: float = 30.0, clock=time.perf_counter, sleep=time.sleep) -> tuple[list,
-                                                                                                            list]:
+def camera_feed(frames: list, process, fps: float = 30.0, clock=time.perf_counter,
+                sleep=time.sleep) -> tuple[list, list]:
     """Hands ``frames`` to ``process`` as a live camera of ``fps`` frames a second does: frame k is the camera's
     picture from k / fps seconds on, each call gets the newest picture, and the pictures that came and went while a
     call ran are never processed. Gives, for each frame, what was on screen over it: the result of the last call that
