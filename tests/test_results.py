@@ -54,7 +54,8 @@ def test_results_table_is_built_from_the_numbers():
     realtime = {"device": "a test CPU", "rounds": 2, "frames_per_clip": 60, "scenes": ["640x480 with 1 face(s)"],
                 "detector": "libfacedetection", "classifier": "OnnxClassifier(m.pt, onnxruntime int8, one view)",
                 "camera_fps": 30.0,
-                "loops": {"camera": {**loop, "fps_one_face": 150.0}, "tracking": loop, "tracking_off": {**loop, "fps_one_face": 30.0},
+                "loops": {"camera": {**loop, "fps_one_face": 150.0}, "tracking": loop,
+                          "tracking_off": {**loop, "fps_one_face": 30.0},
                           "original": {**loop, "fps_one_face": 9.0}, "tracking_mtcnn": {**loop, "fps_one_face": 40.0}},
                 "real_photos_found": 0.9617, "real_photos_false_per_photo": 0.019, "real_video_fps": 76.7,
                 "real_video_fps_ratio_vs_original": 6.5}
