@@ -7,11 +7,11 @@ Loops, in alternating rounds over the same frames: the original study's (benchma
 cascades and tracking, and ours with each detector and tracking (faces aligned by their landmarks where the detector
 gives them), as the demo runs them on a live camera (``EmotionRecognizer.for_camera``: each face classified every
 third frame, searched for near its box every third frame, full-frame searches at the frame's own size); then the
-default detector once more with a classification and a near search on every frame, once with its full-frame searches
-also enlarged twice, as a video file's loop makes them (about five searches at its own size), and once with those
-in a process of their own (``BackgroundSearch``, whose time a frame is "background", which the loop does not wait
-for). The single-person clips are the 720p head turn
-and the 512x512 head.
+default detector once more with a classification and a near search on every frame, once as a video file's loop runs
+it (``VIDEO_FILE_LOOP``: full-frame searches also enlarged twice, at about five times the cost, where no face is
+followed or a small one is), and once with the enlarged searches in a process of their own (``BackgroundSearch``,
+whose time a frame is "background", which the loop does not wait for). The single-person clips are the 720p head
+turn and the 512x512 head.
 
     python benchmarks/devfaces_video.py [--rounds 2] [--frames 150] [--write]
 """
@@ -22,7 +22,7 @@ import time
 
 import cv2
 import numpy as np
-from realtime_fps import OriginalLoop
+from realtime_fps import VIDEO_FILE_LOOP, OriginalLoop
 
 from fer_utils.classifier import SingleView, load_classifier
 from fer_utils.devfaces import devfaces
@@ -107,7 +107,7 @@ def main() -> None:
     if f"ours, {DEFAULT_DETECTOR}" in loops:  # the default with a classification and a near search on every frame
         loops[f"ours, {DEFAULT_DETECTOR}, every frame"] = lambda: EmotionRecognizer.for_camera(
             realtime, detector=DEFAULT_DETECTOR, classify_every=1, near_every=1)
-        loops[f"ours, {DEFAULT_DETECTOR}, searches enlarged (a video file's)"] = lambda: EmotionRecognizer(
+        loops[VIDEO_FILE_LOOP.format(DEFAULT_DETECTOR)] = lambda: EmotionRecognizer(
             realtime, detector=DEFAULT_DETECTOR, mode="track")
         loops[f"ours, {DEFAULT_DETECTOR}, searches enlarged in the background"] = lambda: EmotionRecognizer(
             realtime, detector=DEFAULT_DETECTOR, mode="track", background=None)

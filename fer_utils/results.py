@@ -140,7 +140,7 @@ def render_realtime(realtime: dict) -> list[str]:
     loops = realtime["loops"]
     default = realtime["detector"]
     own = {"camera": f"ours, {default}, a live camera's loop (full searches at the frame's own size)",
-           "tracking": f"ours, {default}, full searches enlarged too (a video file's loop)",
+           "tracking": f"ours, {default}, a video file's loop (full searches enlarged for small faces)",
            "tracking_background": f"ours, {default}, full searches enlarged, in the background",
            "tracking_off": f"ours, {default}, tracking off",
            "original": "original loop"}
@@ -165,9 +165,9 @@ def render_realtime(realtime: dict) -> list[str]:
         f"in each ({first['faces_ge48']:,} faces of 48 px and more, {first['faces_30_48']:,} of 30 to 48 px, "
         f"{first['face_free_frames']} face-free frames). Ours runs the demo's path ("
         f"{realtime['classifier']}, smoothing 0.6), tracking on and every search in the loop (as for a video "
-        "file) unless said; the live camera's loop is the demo's realtime path, and the JSON's headline figures are "
-        "its. The original loop runs "
-        "the default frontal cascade on the full frame and one PyTorch call per face.",
+        "file) unless said, which the JSON's headline figures are; the live camera's loop is the demo's realtime path "
+        "on a camera. The original loop runs the default frontal cascade on the full frame and one PyTorch call per "
+        "face.",
         "",
         "| | " + " | ".join(names[n] for n in loops) + " |",
         "|---|" + "---|" * len(loops),
@@ -186,9 +186,9 @@ def render_realtime(realtime: dict) -> list[str]:
         lines += ["", f"The default detector, {default}, on real footage (the tables below): "
                   f"{share(realtime['real_photos_found'])} of the exactly counted faces found in the real photos, "
                   f"{realtime['real_photos_false_per_photo']:.2f} boxes beyond the counts per photo, "
-                  f"{realtime['real_video_fps']:.0f} frames per second on the single-person videos in the live "
-                  "camera's loop, "
-                  f"{realtime['real_video_fps_ratio_vs_original']:.1f}x the original loop."]
+                  f"{realtime['real_video_fps']:.0f} frames per second on the single-person videos in a video "
+                  f"file's loop, {realtime['real_video_fps_ratio_vs_original']:.1f}x the original loop, and "
+                  f"{realtime['real_video_fps_live_camera']:.0f} in the live camera's."]
     return lines
 
 

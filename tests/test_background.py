@@ -14,6 +14,7 @@ from fer_utils import realtime
 from fer_utils.realtime.background import BackgroundSearch
 from fer_utils.realtime.detectors import make_detector
 from fer_utils.realtime.recognizer import DEFAULT_DETECTOR, TUNED_HAAR
+from fer_utils.realtime.searches import ENLARGED_HEIGHTS
 
 LEFT, RIGHT = (40, 140), (440, 140)
 SIDE = 160
@@ -179,3 +180,4 @@ def test_a_camera_s_recogniser_tracks_with_full_searches_at_the_frame_s_own_size
         assert recognizer.detector.name == DEFAULT_DETECTOR and recognizer.detector.upscale == 1
     video = realtime.EmotionRecognizer.for_source(RecordingClassifier(), "clip.mp4")
     assert video.detector.upscale == video.detector.detector.upscale > 1, "a video file's searches stay enlarged"
+    assert video.tracker.small_face == ENLARGED_HEIGHTS[1], "... where a small face is, or none is followed"

@@ -357,6 +357,47 @@ class StubDetector:
         return self.box
 
 
+class ScriptedEnlarging:
+    """A detector that enlarges its full searches (``upscale`` 2): finds the faces in ``boxes`` wherever it looks, and
+    records the ``upscale`` of each full search (None: its own)."""
+
+    upscale = 2
+
+    def __init__(self):
+        self.boxes, self.searches = [], []
+
+    def detect(self, frame, upscale=None):
+        self.searches.append(self.upscale if upscale is None else upscale)
+        return np.array(self.boxes, int).reshape(-1, 4)
+
+    def detect_near(self, frame, box, *args, **kwargs):
+        return next((b for b in self.boxes if realtime.iou(b, box) > 0), None)
+
+
+def test_full_searches_are_enlarged_only_with_no_face_followed_or_a_small_one_held():
+    detector, frame = ScriptedEnlarging(), np.full((480, 640), 128, np.uint8)
+    tracker = realtime.FaceTracker(detector, redetect_every=3, small_face=96)
+    detector.boxes = [(100, 100, 200, 200)]
+    for _ in range(7):  # frames 0-6: full searches on 0 (nothing followed yet), 3 and 6
+        tracker(frame)
+    assert detector.searches == [2, 1, 1], "a large face alone: newcomers are searched for at the frame's own size"
+    detector.boxes.append((400, 300, 60, 60))
+    for _ in range(6):  # frames 7-12: the search on frame 9 finds a small face too, so the one on 12 enlarges
+        tracker(frame)
+    assert detector.searches == [2, 1, 1, 1, 2]
+    detector.boxes = []
+    for _ in range(12):  # the faces go (their patches followed a few frames): searches after a loss, then every frame
+        tracker(frame)
+    assert detector.searches[5:] == [2] * (len(detector.searches) - 5) and len(detector.searches) >= 5 + 4
+    always = realtime.FaceTracker(ScriptedEnlarging(), redetect_every=3)
+    always.detector.boxes = [(100, 100, 200, 200)]
+    for _ in range(7):
+        always(frame)
+    assert always.detector.searches == [2, 2, 2], "without small_face every full search is the detector's own"
+    with pytest.raises(ValueError, match="small_face needs a detector that enlarges"):
+        realtime.FaceTracker(realtime.FaceDetector(), small_face=96)
+
+
 def swapped_face_frames(before: int, after: int, box=(200, 120, 160, 160)):
     """640x480 frames with a face at ``box`` that another face (its negative) replaces after ``before`` frames."""
     x, y, w, h = box

@@ -14,7 +14,7 @@ from .background import BackgroundSearch
 from .crops import CROP_MARGINS, crop_face
 from .detect import FaceDetector
 from .detectors import DetectorUnavailable, make_detector
-from .searches import Enlarged, TrackableDetector
+from .searches import ENLARGED_HEIGHTS, Enlarged, TrackableDetector
 from .sources import is_camera, is_still, to_bgr, to_gray
 from .tracking import FaceTracker, Smoother
 
@@ -79,7 +79,11 @@ class EmotionRecognizer:
     reason, for a detector whose package is missing. A CNN detector reads the colour frame. With ``align``, faces
     with landmarks are aligned to FER2013's framing (``align_face``); the others are cut by their box widened by
     ``margins``. By default both are the detector's own, as benchmarks/crop_margins.py measured them
-    (``measured_margins``, ``aligns_better``). ``upscale`` is a named detector's (``detector_called``).
+    (``measured_margins``, ``aligns_better``). ``upscale`` is a named detector's (``detector_called``). While faces
+    are followed, a named detector's full searches are enlarged only where one of them is under
+    ``ENLARGED_HEIGHTS[1]`` px high, the largest face that the enlarged frame is searched for (``FaceTracker``'s
+    ``small_face``): on the real single-person clips of benchmarks/devfaces_video.py that took a video file's loop
+    from 26-54 to 99-120 frames/s, with the same recall on the synthetic scenes of benchmarks/realtime_fps.py.
 
     With ``background``, the tracker's full-frame searches run in a process of their own (``BackgroundSearch``,
     ``FaceTracker``), enlarged as the detector's are, and the loop's own full searches, with no face followed or
@@ -113,9 +117,10 @@ class EmotionRecognizer:
             self.detector = TrackableDetector(self.detector.detector, self.detector.face_px, upscale=1)  # the loop's
             if hasattr(self.detector.detector, "threads"):
                 self.detector.detector.threads = 1  # the other core is the background search's
+        small_face = ENLARGED_HEIGHTS[1] if isinstance(self.detector, TrackableDetector) else None
         self.tracker = FaceTracker(self.detector, redetect_every, near_every=near_every,
-                                   max_followed=max(5, near_every - 1),
-                                   background=self.background) if mode == "track" else None
+                                   max_followed=max(5, near_every - 1), background=self.background,
+                                   small_face=small_face) if mode == "track" else None
         self.classify_every = classify_every
         self.classified: dict[int, int] = {}  # track id: the frame it was last classified on
         self.frames = 0

@@ -84,9 +84,10 @@ class TrackableDetector:
             self.landmarks.update(zip(kept, landmarks))
         return kept
 
-    def detect(self, frame: np.ndarray) -> np.ndarray:
+    def detect(self, frame: np.ndarray, upscale: float | None = None) -> np.ndarray:
+        """Boxes of the whole frame, largest first, also searched enlarged ``upscale`` times (None: ``upscale``)."""
         self.landmarks = {}
-        faces = search_enlarged(self.detector, frame, self.upscale)
+        faces = search_enlarged(self.detector, frame, self.upscale if upscale is None else upscale)
         order = np.argsort(-faces.boxes[:, 2] * faces.boxes[:, 3])
         landmarks = faces.landmarks[order] if faces.landmarks is not None else None
         return np.array(self._keep(faces.boxes[order], landmarks), int).reshape(-1, 4)

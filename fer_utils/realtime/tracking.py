@@ -111,6 +111,11 @@ class FaceTracker:
     another face has taken its place, and the track is marked ``changed`` for that frame. Calling the tracker with a
     frame gives (id, box) for each face seen in it.
 
+    With ``small_face`` (pixels), a detector whose full searches also search the frame enlarged (``upscale`` above 1,
+    at about 5x the cost) enlarges them only where no face is followed or a face held is under ``small_face`` high: a
+    scene whose faces are all large is searched at its own size for newcomers (its large faces; a small one is found
+    once the faces are gone, or a small one is followed).
+
     With a ``background`` search (``BackgroundSearch``), the full-frame detections made while faces are tracked run
     in another process, one at a time, and the loop does not wait for them: when one comes back, a few frames later,
     each face it found that no track covers is searched for near where it was, and followed from there if found
@@ -127,7 +132,7 @@ class FaceTracker:
 
     def __init__(self, detector: FaceDetector | None = None, redetect_every: int = 15, idle_every: int = 1,
                  max_missed: int = 2, max_followed: int = 5, min_match: float = 0.7, min_iou: float = 0.3,
-                 near_every: int = 1, min_same: float = MIN_SAME, background=None):
+                 near_every: int = 1, min_same: float = MIN_SAME, background=None, small_face: int | None = None):
         if min(redetect_every, idle_every, near_every) < 1:
             raise ValueError(f"redetect_every, idle_every and near_every must be at least 1, got {redetect_every}, "
                              f"{idle_every}, {near_every}")
@@ -137,6 +142,10 @@ class FaceTracker:
         self.redetect_every, self.idle_every = redetect_every, idle_every
         self.max_missed, self.max_followed, self.min_match, self.min_iou = max_missed, max_followed, min_match, min_iou
         self.near_every, self.min_same = near_every, min_same
+        if small_face is not None and not hasattr(self.detector, "upscale"):
+            raise ValueError(f"small_face needs a detector that enlarges its full searches, not {self.detector!r}")
+        self.small_face = small_face
+        self.enlarged_detections = 0  # of the full detections, those that searched the frame enlarged too
         self.tracks: list[FaceTrack] = []
         self.next_id = self.full_detections = 0
         self.since_full: int | None = None  # frames since the last full detection; None before the first
@@ -164,7 +173,7 @@ class FaceTracker:
         if full:
             self.full_detections += 1
             started = time.perf_counter()
-            detected = self.detector.detect(frame)
+            detected = self._full_search(frame)
             self.detect_seconds += time.perf_counter() - started
             for box in detected:
                 box = tuple(int(v) for v in box)
@@ -201,6 +210,16 @@ class FaceTracker:
         self._drop_duplicates()
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
         return [(t.id, t.box) for t in self.tracks if t.missed == 0]
+
+    def _full_search(self, frame: np.ndarray) -> np.ndarray:
+        """The detector's full search of ``frame``; with ``small_face``, enlarged (as the detector's are) only where no
+        face is followed or a face held is under ``small_face`` pixels high, else at the frame's own size."""
+        if self.small_face is None:
+            return self.detector.detect(frame)
+        following = any(t.missed == 0 for t in self.tracks)
+        enlarge = not following or any(t.box[3] < self.small_face for t in self.tracks)
+        self.enlarged_detections += enlarge and self.detector.upscale > 1
+        return self.detector.detect(frame, None if enlarge else 1)
 
     def _adopt(self, gray: np.ndarray, frame: np.ndarray, boxes, seconds: float, margin: float = 1.0) -> None:
         """The faces of a background search of a frame a few frames back that no track covers, each searched for
