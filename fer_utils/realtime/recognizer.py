@@ -83,7 +83,7 @@ class EmotionRecognizer:
     are followed, a named detector's full searches are enlarged only where one of them is under
     ``ENLARGED_HEIGHTS[1]`` px high, the largest face that the enlarged frame is searched for (``FaceTracker``'s
     ``small_face``): on the real single-person clips of benchmarks/devfaces_video.py that took a video file's loop
-    from 26-54 to 99-120 frames/s, with the same recall on the synthetic scenes of benchmarks/realtime_fps.py.
+    from 26-54 to 102-115 frames/s, with the same recall on the synthetic scenes of benchmarks/realtime_fps.py.
 
     With ``background``, the tracker's full-frame searches run in a process of their own (``BackgroundSearch``,
     ``FaceTracker``), enlarged as the detector's are, and the loop's own full searches, with no face followed or
