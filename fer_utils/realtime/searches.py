@@ -85,7 +85,7 @@ class TrackableDetector:
         return kept
 
     def detect(self, frame: np.ndarray, upscale: float | None = None) -> np.ndarray:
-        """Boxes of the whole frame, largest first, also searched enlarged ``upscale`` times (None: ``upscale``)."""
+        """Boxes of the whole frame, largest first, also searched enlarged ``upscale`` times (None: its own)."""
         self.landmarks = {}
         faces = search_enlarged(self.detector, frame, self.upscale if upscale is None else upscale)
         order = np.argsort(-faces.boxes[:, 2] * faces.boxes[:, 3])

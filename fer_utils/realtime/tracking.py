@@ -145,7 +145,6 @@ class FaceTracker:
         if small_face is not None and not hasattr(self.detector, "upscale"):
             raise ValueError(f"small_face needs a detector that enlarges its full searches, not {self.detector!r}")
         self.small_face = small_face
-        self.enlarged_detections = 0  # of the full detections, those that searched the frame enlarged too
         self.tracks: list[FaceTrack] = []
         self.next_id = self.full_detections = 0
         self.since_full: int | None = None  # frames since the last full detection; None before the first
@@ -218,7 +217,6 @@ class FaceTracker:
             return self.detector.detect(frame)
         following = any(t.missed == 0 for t in self.tracks)
         enlarge = not following or any(t.box[3] < self.small_face for t in self.tracks)
-        self.enlarged_detections += enlarge and self.detector.upscale > 1
         return self.detector.detect(frame, None if enlarge else 1)
 
     def _adopt(self, gray: np.ndarray, frame: np.ndarray, boxes, seconds: float, margin: float = 1.0) -> None:
