@@ -22,7 +22,7 @@ import time
 
 import cv2
 import numpy as np
-from realtime_fps import VIDEO_FILE_LOOP, OriginalLoop
+from realtime_fps import CAMERA_LOOP, VIDEO_FILE_LOOP, OriginalLoop
 
 from fer_utils.classifier import SingleView, load_classifier
 from fer_utils.devfaces import devfaces
@@ -30,24 +30,21 @@ from fer_utils.onnx_twin import fast_classifier
 from fer_utils.paths import MODELS_DIR, devfaces_dir
 from fer_utils.provenance import cpu_description
 from fer_utils.realtime import EmotionRecognizer, draw
-from fer_utils.realtime.detect import shrink
-from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, make_detector
-from fer_utils.realtime.recognizer import DEFAULT_DETECTOR, STAGES, TUNED_HAAR
+from fer_utils.realtime.recognizer import STAGES
 
 WIDTH = 640
 WRITTEN = MODELS_DIR / "devfaces-video.json"
 
 
 def frames_of(path, limit: int):
-    """Decoded frames scaled to WIDTH wide (``shrink``: 0.5 ms a frame from 720 px to 640, where cv2.INTER_AREA
-    took 2.7), each with the seconds its decoding took."""
+    """Decoded frames scaled to WIDTH wide, each with the seconds its decoding and scaling took."""
     capture = cv2.VideoCapture(str(path))
     for _ in range(limit):
         started = time.perf_counter()
         ok, frame = capture.read()
         if not ok:
             break
-        frame = shrink(frame, WIDTH / frame.shape[1])
+        frame = cv2.resize(frame, (WIDTH, round(frame.shape[0] * WIDTH / frame.shape[1])), interpolation=cv2.INTER_AREA)
         yield frame, time.perf_counter() - started
     capture.release()
 
@@ -59,7 +56,7 @@ def run(make_loop, path, limit: int) -> dict:
     loop = make_loop()
     stages = {"decode": 0.0, "recognise": 0.0, "draw": 0.0}
     frames = faces = 0
-    took = []
+    took, counts = [], []
     started = time.perf_counter()
     for frame, decoding in frames_of(path, limit):
         stages["decode"] += decoding
@@ -71,15 +68,14 @@ def run(make_loop, path, limit: int) -> dict:
         stages["draw"] += time.perf_counter() - drawn
         took.append(time.perf_counter() - begun + decoding)
         frames, faces = frames + 1, faces + len(results)
+        counts.append(len(results))
     wall = time.perf_counter() - started
     inside = getattr(loop, "stage_seconds", None)
     if inside:  # our recogniser says where its own time went
         stages.pop("recognise")
         stages.update(inside)
-        if loop.background is not None:
-            stages["background"] = loop.tracker.background_seconds
-        loop.close()
     return {"frames": frames, "fps": round(frames / wall, 1), "faces_per_frame": round(faces / max(frames, 1), 2),
+            "faces_in_each_frame": counts,
             "ms_p95": round(1000 * float(np.percentile(took, 95)), 1) if took else None,
             "ms_per_frame": {stage: round(1000 * seconds / max(frames, 1), 2) for stage, seconds in stages.items()}}
 
@@ -96,21 +92,9 @@ def main() -> None:
     classifier = load_classifier(device="cpu")
     realtime = fast_classifier(classifier)
     loops = {"original": lambda: OriginalLoop(SingleView(classifier)),
-             "ours, tuned haar": lambda: EmotionRecognizer.for_camera(realtime, detector=TUNED_HAAR)}
-    for name in DETECTORS:
-        try:
-            make_detector(name)
-        except DetectorUnavailable as err:
-            print(f"{name}: left out: {err}")
-            continue
-        loops[f"ours, {name}"] = lambda name=name: EmotionRecognizer.for_camera(realtime, detector=name)
-    if f"ours, {DEFAULT_DETECTOR}" in loops:  # the default with a classification and a near search on every frame
-        loops[f"ours, {DEFAULT_DETECTOR}, every frame"] = lambda: EmotionRecognizer.for_camera(
-            realtime, detector=DEFAULT_DETECTOR, classify_every=1, near_every=1)
-        loops[VIDEO_FILE_LOOP.format(DEFAULT_DETECTOR)] = lambda: EmotionRecognizer(
-            realtime, detector=DEFAULT_DETECTOR, mode="track")
-        loops[f"ours, {DEFAULT_DETECTOR}, searches enlarged in the background"] = lambda: EmotionRecognizer(
-            realtime, detector=DEFAULT_DETECTOR, mode="track", background=None)
+             CAMERA_LOOP: lambda: EmotionRecognizer.for_camera(realtime),
+             VIDEO_FILE_LOOP: lambda: EmotionRecognizer(realtime),
+             "ours, haar": lambda: EmotionRecognizer.for_camera(realtime, detector="haar")}
     best = {}
     for round_ in range(args.rounds):
         for loop in (list(loops) if round_ % 2 == 0 else list(loops)[::-1]):
@@ -123,10 +107,10 @@ def main() -> None:
     single = [v.path.name for v in videos if v.faces == 1]
     table = {loop: {name: best[(loop, name)] for name in (v.path.name for v in videos)} for loop in loops}
     mean_single = {loop: round(sum(table[loop][n]["fps"] for n in single) / len(single), 1) for loop in loops}
-    summary = {"machine": cpu_description(), "width": WIDTH, "default_detector": DEFAULT_DETECTOR,
+    summary = {"machine": cpu_description(), "width": WIDTH,
                "frames_per_video": args.frames, "rounds": args.rounds,
                "classifier": repr(realtime), "single_person_clips": single,
-               "stages": ["decode", *STAGES, "draw", "background"],
+               "stages": ["decode", *STAGES, "draw"],
                "fps_single_person": mean_single, "loops": table}
     if args.write:
         WRITTEN.write_text(json.dumps(summary, indent=2) + "\n")

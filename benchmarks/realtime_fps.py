@@ -46,16 +46,15 @@ from fer_utils.footage import camera_feed, make_clip
 from fer_utils.onnx_twin import fast_classifier
 from fer_utils.paths import MODELS_DIR
 from fer_utils.provenance import cpu_description
-from fer_utils.realtime import EmotionRecognizer, FaceResult, draw, iou
-from fer_utils.realtime.detectors import DETECTORS
-from fer_utils.realtime.recognizer import DEFAULT_DETECTOR, TUNED_HAAR
+from fer_utils.realtime import DEFAULT_DETECTOR, EmotionRecognizer, FaceResult, draw, iou
 
 PHOTOS_JSON, VIDEO_JSON = MODELS_DIR / "devfaces-detectors.json", MODELS_DIR / "devfaces-video.json"
 # The loop of the figures at the top of the JSON: a video file's, which sees every frame as this benchmark hands them,
 # and whose frames per second on the real clips devfaces_video.py measures as VIDEO_FILE_LOOP; the live camera's
 # ("ours, <default detector>" there) comes beside it
 HEADLINE = "tracking"
-VIDEO_FILE_LOOP = "ours, {}, a video file's loop (enlarged for small faces)"
+VIDEO_FILE_LOOP = "ours, a video file's loop"
+CAMERA_LOOP = "ours, a camera's loop"
 SCENES = [((640, 480), 1), ((640, 480), 2), ((640, 480), 4), ((1280, 720), 1), ((1280, 720), 3),
           ((1280, 720), 6), ((1280, 720), 8)]
 
@@ -85,8 +84,6 @@ def run(make_loop, clip) -> tuple[float, list]:
         draw(frame, results)
         outputs.append(results)
     took = time.perf_counter() - started
-    if hasattr(loop, "close"):  # the background search's process
-        loop.close()
     return took, outputs
 
 
@@ -101,8 +98,6 @@ def run_camera(make_loop, clip, fps: float) -> tuple[float, list]:
         return results
 
     shown, processed = camera_feed(clip.frames, process, fps)
-    if hasattr(loop, "close"):
-        loop.close()
     return len(processed) * fps / len(clip.frames), [results or [] for results in shown]
 
 
@@ -142,8 +137,8 @@ def real_footage(detector: str) -> dict:
     try:
         photos = json.loads(PHOTOS_JSON.read_text())["detectors"][detector]
         video = json.loads(VIDEO_JSON.read_text())
-        fps = video["fps_single_person"][VIDEO_FILE_LOOP.format(detector)]
-        camera = video["fps_single_person"][f"ours, {detector}"]
+        fps = video["fps_single_person"][VIDEO_FILE_LOOP]
+        camera = video["fps_single_person"][CAMERA_LOOP]
     except (OSError, KeyError) as err:
         return {"real_footage": f"not measured for {detector}: run benchmarks/devfaces_detectors.py and "
                                 f"devfaces_video.py with --write first ({type(err).__name__}: {err})"}
@@ -160,8 +155,6 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60, help="frames per clip")
     parser.add_argument("--camera-fps", type=float, default=30.0, help="the frame rate of the live camera's feed")
     parser.add_argument("--write", action="store_true", help="store the JSON in models/realtime-benchmark.json")
-    parser.add_argument("--detectors", nargs="*", default=[TUNED_HAAR, *DETECTORS], metavar="NAME",
-                        help="also run ours, tracking on, with these detectors (default: all of them)")
     args = parser.parse_args()
 
     classifier = load_classifier(args.checkpoint, "cpu")
@@ -174,12 +167,9 @@ def main() -> None:
              for i, (size, count) in enumerate(SCENES)]
 
     loops = {"camera": lambda: EmotionRecognizer.for_camera(fast),
-             "tracking": lambda: EmotionRecognizer(fast, mode="track"),
-             "tracking_background": lambda: EmotionRecognizer(fast, mode="track", background=None),
-             "tracking_off": lambda: EmotionRecognizer(fast, mode="detect"),
-             "original": lambda: OriginalLoop(SingleView(classifier)),
-             **{f"tracking_{name}": lambda name=name: EmotionRecognizer(fast, detector=name, mode="track")
-                for name in args.detectors if name != DEFAULT_DETECTOR}}
+             "tracking": lambda: EmotionRecognizer(fast),
+             "tracking_haar": lambda: EmotionRecognizer(fast, detector="haar"),
+             "original": lambda: OriginalLoop(SingleView(classifier))}
     seconds = {name: {"one_face": np.inf, "scenes": [np.inf] * len(clips)} for name in loops}
     outputs, camera = {}, {name: {"processed": [], "shown": []} for name in loops}
     for round_index in range(args.rounds):

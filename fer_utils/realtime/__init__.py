@@ -1,15 +1,9 @@
-"""Live emotion recognition on frames: faces found (a CNN detector by default, or Haar cascades), cut or aligned the
-way FER2013 frames them, classified in one batch per frame, followed across frames and smoothed, and drawn. Sources:
-a webcam index, a video, an image or a folder.
-
-One concern a module: ``sources`` (frames in), ``detectors`` and ``detect`` (faces found: the CNN detectors and the
-Haar cascades), ``searches`` (how the tracker searches a named detector: whole frames enlarged, near a face),
-``crops``, ``align`` and ``calibrate`` (faces cut out), ``tracking`` (faces followed and smoothed), ``background``
-(full-frame searches in a process of their own, for live cameras), ``recognizer`` (all of it per frame) and
-``drawing`` (the overlay)."""
+"""Live emotion recognition on frames. One concern a module, in the order a frame meets them: ``sources`` (frames
+in: a camera, a video, an image or a folder), ``detectors`` (faces found), ``crops`` (faces cut out), ``recognizer``
+(the loop: faces followed, classified and smoothed) and ``drawing`` (the overlay)."""
 
 from .crops import CROP_MARGINS, crop_face
-from .detect import STRICT_STAGES, VERIFY_STAGES, FaceDetector, iou
+from .detectors import DEFAULT_DETECTOR, DETECTORS, iou, make_detector
 from .drawing import draw
 from .recognizer import MODES, EmotionRecognizer, FaceResult
 from .sources import (
@@ -23,8 +17,7 @@ from .sources import (
            to_bgr,
            to_gray,
 )
-from .tracking import FaceTrack, FaceTracker, Smoother, Track
 
-__all__ = ["CROP_MARGINS", "MODES", "STRICT_STAGES", "VERIFY_STAGES", "VIDEO_SUFFIXES", "EmotionRecognizer",
-           "FaceDetector", "FaceResult", "FaceTrack", "FaceTracker", "FrameError", "Smoother", "SourceError", "Track",
-           "camera_error", "crop_face", "draw", "frame_rate", "frames", "iou", "is_still", "to_bgr", "to_gray"]
+__all__ = ["CROP_MARGINS", "DEFAULT_DETECTOR", "DETECTORS", "MODES", "VIDEO_SUFFIXES", "EmotionRecognizer",
+           "FaceResult", "FrameError", "SourceError", "camera_error", "crop_face", "draw", "frame_rate", "frames",
+           "iou", "is_still", "make_detector", "to_bgr", "to_gray"]

@@ -1,22 +1,22 @@
-"""The recogniser: find faces, crop, classify (one batch per frame, one view per face) and smooth."""
+"""The demo's loop: ``EmotionRecognizer(classifier)(frame)`` gives each face's box, smoothed probabilities and id.
 
-import os
+One loop serves cameras, video files and photos; how it was chosen, mechanism by mechanism, is in docs/realtime.md
+(benchmarks/realtime_ablation.py)."""
+
 import time
 from dataclasses import dataclass
-from functools import partial
 
+import cv2
 import numpy as np
 
 from ..classifier import FERClassifier, SingleView
 from ..labels import EMOTIONS
-from .align import align_face
-from .background import BackgroundSearch
 from .crops import CROP_MARGINS, crop_face
-from .detect import FaceDetector
-from .detectors import DetectorUnavailable, make_detector
-from .searches import ENLARGED_HEIGHTS, Enlarged, TrackableDetector
-from .sources import is_camera, is_still, to_bgr, to_gray
-from .tracking import FaceTracker, Smoother
+from .detectors import DEFAULT_DETECTOR, ENLARGED_HEIGHTS, iou, make_detector, neighbourhood, search, search_near
+from .sources import is_camera, is_still, to_gray
+
+MODES = ("track", "still")
+STAGES = ("gray", "detect", "follow", "classify")  # where a frame's time goes (``stage_seconds``)
 
 
 @dataclass
@@ -34,208 +34,173 @@ class FaceResult:
         return float(np.max(self.probs))
 
 
-MODES = ("track", "detect", "still")
-TUNED_HAAR = "haar-tuned"  # FaceDetector: the Haar cascades tuned for tracking, the fallback of the CNN detectors
-# The default, by benchmarks/devfaces_detectors.py and devfaces_video.py: on the real photos it finds the most faces
-# with the fewest false ones, and with tracking it is about as fast as the tuned Haar cascades on the real videos
-DEFAULT_DETECTOR = "libfacedetection"
-STAGES = ("gray", "detect", "track", "crop", "classify", "smooth")  # track: following faces between detections
+@dataclass
+class Face:
+    """A face the loop holds: its box, its look when the detector last saw it (a 24x24 gray patch), frames followed
+    by that patch since, its smoothed probabilities and the frame they were last classified on."""
+
+    id: int
+    box: tuple
+    patch: np.ndarray
+    followed: int = 0
+    probs: np.ndarray | None = None
+    classified: int = 0
 
 
-def detector_called(name: str, mode: str = "track", upscale: float | None = None):
-    """The detector called ``name`` for the recogniser: ``TUNED_HAAR`` a ``FaceDetector`` (for stills, its finer
-    search), another name one of ``fer_utils.realtime.detectors`` made trackable (with ``upscale``: its full searches
-    also search the frame enlarged that many times; None: the detector's own), or, where that detector's package is
-    missing, the tuned Haar cascades with a printed reason."""
-    if name != TUNED_HAAR:
-        try:
-            return TrackableDetector(make_detector(name), upscale=upscale)
-        except DetectorUnavailable as err:
-            print(f"face detector: the Haar cascades ({TUNED_HAAR}) instead of {name}: {err}")
-    return FaceDetector.for_stills() if mode == "still" else FaceDetector()
+def patch_of(gray: np.ndarray, box, side: int = 24) -> np.ndarray:
+    """The face in ``box`` as a ``side`` x ``side`` gray patch."""
+    x, y, w, h = box
+    crop = gray[max(y, 0):y + h, max(x, 0):x + w]
+    return cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA) if crop.size else np.zeros((side, side),
+                                                                                                  np.uint8)
+
+
+def match_patch(gray: np.ndarray, face: Face, min_match: float = 0.7) -> tuple | None:
+    """Where ``face``'s patch matches best in its box's neighbourhood (normalised correlation ``min_match`` or more,
+    and about as textured: a smooth wall matches any shading), its box moved there; None elsewhere."""
+    x, y, w, h = face.box
+    side = face.patch.shape[0]
+    x0, y0, x1, y1 = neighbourhood(gray.shape, face.box)
+    sx, sy = side / max(w, 1), side / max(h, 1)
+    if x1 - x0 < 2 or y1 - y0 < 2 or face.patch.std() == 0:
+        return None
+    window = cv2.resize(gray[y0:y1, x0:x1], None, fx=sx, fy=sy, interpolation=cv2.INTER_AREA)
+    if window.shape[0] < side or window.shape[1] < side:
+        return None
+    _, best, _, (mx, my) = cv2.minMaxLoc(cv2.matchTemplate(window, face.patch, cv2.TM_CCOEFF_NORMED))
+    if best < min_match or window[my:my + side, mx:mx + side].std() < 0.5 * face.patch.std():
+        return None
+    return int(round(x0 + mx / sx)), int(round(y0 + my / sy)), w, h
 
 
 class EmotionRecognizer:
-    """Find faces, crop, classify (one batch per frame, one view per face) and smooth. ``fps`` is a moving average of
-    its own speed and ``last_seconds`` the time the last frame took.
+    """Faces found, followed, classified and smoothed, frame after frame.
 
-    ``mode`` says how faces are found:
-    - "track" (video files and cameras): a ``FaceTracker``, full-frame detections now and then, cheap searches near
-      each face in between;
-    - "detect": a full-frame detection on every frame (the tracker off);
-    - "still" (images and folders of photos): a full-resolution, finer search for faces down to 24 px on each image,
-      with no smoothing, since consecutive images are unrelated.
-    ``for_source`` picks the mode from the source, and ``for_camera`` makes a live camera's recogniser.
+    Each frame, every face held is searched for near its last box and dropped where it is not found, and the whole
+    frame is searched for new faces every ``search_every`` frames, or on every frame while no face is held. New faces,
+    and the others every ``classify_every`` frames, go to the classifier in one batch. A face's probabilities are a
+    moving average that weighs the past by ``smoothing`` per frame.
 
-    In "track" mode a face is classified when it is new, and then every ``classify_every`` frames, on a frame where
-    the detector itself found it (not the tracker's patch match, whose box is the last one moved, without
-    landmarks), and at once where another face has taken its place (``FaceTrack.changed``), whose average then
-    starts afresh; in between it keeps its smoothed probabilities. ``smoothing`` is the weight of the past a frame
-    (``Smoother``): a face classified three frames after its last classification weighs its past by ``smoothing``
-    cubed. ``near_every`` is the tracker's (``FaceTracker``).
-
-    ``detector`` is the name of one of ``fer_utils.realtime.detectors`` (``DEFAULT_DETECTOR`` by default), or
-    ``TUNED_HAAR`` or a ``FaceDetector`` for the Haar cascades tuned for tracking, which also stand in, with a printed
-    reason, for a detector whose package is missing. A CNN detector reads the colour frame. With ``align``, faces
-    with landmarks are aligned to FER2013's framing (``align_face``); the others are cut by their box widened by
-    ``margins``. By default both are the detector's own, as benchmarks/crop_margins.py measured them
-    (``measured_margins``, ``aligns_better``). ``upscale`` is a named detector's (``detector_called``). While faces
-    are followed, a named detector's full searches are enlarged only where one of them is under
-    ``ENLARGED_HEIGHTS[1]`` px high, the largest face that the enlarged frame is searched for (``FaceTracker``'s
-    ``small_face``): on the real single-person clips of benchmarks/devfaces_video.py that took a video file's loop
-    from 26-54 to 102-115 frames/s, with the same recall on the synthetic scenes of benchmarks/realtime_fps.py.
-
-    With ``background``, the tracker's full-frame searches run in a process of their own (``BackgroundSearch``,
-    ``FaceTracker``), enlarged as the detector's are, and the loop's own full searches, with no face followed or
-    one just lost, at the frame's own size, on one core: the loop does not stop for an enlarged search, and a face
-    it finds only enlarged is found a search later. A video file is read the same way every time only with it off
-    (False, the default). None turns it on where it can be: a detector named in ``fer_utils.realtime.detectors``
-    (not the tuned Haar cascades), "track" mode and two cores or more. ``close()`` ends that process (it also ends
-    with the recogniser).
+    ``mode`` "track" is for video files and cameras; "still" for photos, which are unrelated to one another: a whole
+    search of each, enlarged, and no smoothing. ``upscale`` enlarges the whole-frame searches too, for faces under
+    about 48 px, at about 5x their cost, but only with no face held or one under ``ENLARGED_HEIGHTS[1]`` px: a video
+    file's recogniser enlarges them twice (``for_source``), a camera's not (``for_camera``), since a camera's frames
+    do not wait for a slow one. ``detector`` names one of ``detectors.DETECTORS``, or is a callable giving ``Faces``.
     """
 
-    def __init__(self, classifier, detector: FaceDetector | str = DEFAULT_DETECTOR, smoothing: float = 0.6,
-                 margins=None, mode: str = "track", redetect_every: int = 15, classify_every: int = 3,
-                 near_every: int = 3, align: bool | None = None, background: bool | None = False,
-                 upscale: float | None = None):
+    margins = CROP_MARGINS
+
+    def __init__(self, classifier, detector=DEFAULT_DETECTOR, mode: str = "track", smoothing: float = 0.6,
+                 search_every: int = 15, classify_every: int = 3, near_every: int = 3, upscale: float = 2,
+                 search_width: int | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
-        if classify_every < 1:
-            raise ValueError(f"classify_every must be at least 1 frame, got {classify_every}")
+        if min(search_every, classify_every, near_every) < 1 or upscale < 1:
+            raise ValueError(f"search_every, classify_every and near_every must be at least 1 frame and upscale at "
+                             f"least 1; got {search_every}, {classify_every}, {near_every} and {upscale}")
+        if not 0 <= smoothing < 1:
+            raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
         self.classifier = SingleView(classifier) if isinstance(classifier, FERClassifier) else classifier
-        self.mode = mode
-        self.detector = detector_called(detector, mode, upscale) if isinstance(detector, str) else detector
-        named = isinstance(self.detector, TrackableDetector)
-        if background is None:
-            background = mode == "track" and named and (os.cpu_count() or 1) >= 2
-        if background and not (mode == "track" and named):
-            raise ValueError("a background search needs mode 'track' and a detector named in "
-                             f"fer_utils.realtime.detectors, not mode {mode!r} with {self.detector!r}")
-        self.background = None
-        if background:
-            self.background = BackgroundSearch(partial(Enlarged, self.detector.name, self.detector.upscale))
-            self.detector = TrackableDetector(self.detector.detector, self.detector.face_px, upscale=1)  # the loop's
-            if hasattr(self.detector.detector, "threads"):
-                self.detector.detector.threads = 1  # the other core is the background search's
-        small_face = ENLARGED_HEIGHTS[1] if isinstance(self.detector, TrackableDetector) else None
-        self.tracker = FaceTracker(self.detector, redetect_every, near_every=near_every,
-                                   max_followed=max(5, near_every - 1), background=self.background,
-                                   small_face=small_face) if mode == "track" else None
-        self.classify_every = classify_every
-        self.classified: dict[int, int] = {}  # track id: the frame it was last classified on
-        self.frames = 0
-        self.smoother = Smoother(0.0 if mode == "still" else smoothing)
-        self.margins = getattr(self.detector, "margins", CROP_MARGINS) if margins is None else margins
-        self.align = getattr(self.detector, "aligns", False) if align is None else align
-        self.fps: float | None = None
+        self.detector = make_detector(detector) if isinstance(detector, str) else detector
+        self.mode, self.smoothing, self.upscale = mode, 0.0 if mode == "still" else smoothing, upscale
+        self.search_every, self.classify_every = (1, 1) if mode == "still" else (search_every, classify_every)
+        self.near_every, self.search_width = near_every, search_width
+        self.faces: list[Face] = []
+        self.frames = self.next_id = 0
+        self.lost = False  # a face was lost on the last frame
+        self.fps: float | None = None  # a moving average of the loop's own speed
         self.last_seconds = 0.0
-        self.stage_seconds = dict.fromkeys(STAGES, 0.0)  # summed over the frames, for a profile of where time goes
-
-    def __call__(self, frame) -> list[FaceResult]:
-        started = time.perf_counter()
-        results = self._recognise(frame)
-        self.last_seconds = max(time.perf_counter() - started, 1e-6)
-        rate = 1 / self.last_seconds
-        self.fps = rate if self.fps is None else 0.9 * self.fps + 0.1 * rate
-        return results
-
-    def close(self) -> None:
-        """Ends the background search's process, if there is one."""
-        if self.background is not None:
-            self.background.close()
+        self.stage_seconds = dict.fromkeys(STAGES, 0.0)  # summed over the frames
 
     @classmethod
     def for_camera(cls, classifier, smoothing: float = 0.6, **kwargs) -> "EmotionRecognizer":
-        """The recogniser for a live camera: tracking, with a named detector's full searches at the frame's own size
-        (``upscale`` 1), in the loop. A camera drops the frames a busy loop misses: fed as a 30 frames/s camera
-        feeds it, on the synthetic scenes of benchmarks/realtime_fps.py on two cores, this loop showed 40-42 % of
-        the faces of 48 px and more and 29-36 % of 30-48 px where they were, against 6-9 % and 0-1 % for full
-        searches enlarged in the loop (which stop it for 0.2-1.5 s), and 36-38 % and 22-24 % for those sent to the
-        background (``background``), whose worker takes the loop's second core (docs/experiments.md)."""
-        kwargs.setdefault("upscale", 1)
-        return cls(classifier, smoothing=smoothing, mode="track", **kwargs)
+        """A live camera's recogniser, whose whole-frame searches are never enlarged, and made on frames wider than
+        800 px shrunk to 800 px: a camera's frames do not wait for a slow search, and the boxes on screen stay on
+        faces that have gone until it ends (800 px: benchmarks/realtime_fps.py's camera feed, docs/realtime.md)."""
+        return cls(classifier, smoothing=smoothing, **{"upscale": 1, "search_width": 800, **kwargs})
 
     @classmethod
     def for_source(cls, classifier, source, smoothing: float = 0.6, **kwargs) -> "EmotionRecognizer":
-        """The recogniser for a source: "still" for an image or a folder of images, "track" for a video file, and
-        a camera's (``for_camera``) for a camera."""
+        """The recogniser for a camera index, a video file, or an image or folder of images ("still")."""
         if is_camera(source):
             return cls.for_camera(classifier, smoothing, **kwargs)
         return cls(classifier, smoothing=smoothing, mode="still" if is_still(source) else "track", **kwargs)
+
+    def __call__(self, frame) -> list[FaceResult]:
+        begun = started = time.perf_counter()
+        self.frames += 1
+        if self.mode == "still":
+            self.faces = []  # photos are unrelated to one another
+        gray = self.gray = to_gray(frame)
+        frame = frame if np.asarray(frame).dtype == np.uint8 else gray  # a detector reads uint8 colour or gray
+        started = self._lap("gray", started)
+        due = self._due()  # decided first: a frame whose faces all leave is shown without them at once
+        self._follow(frame, gray)
+        started = self._lap("follow", started)
+        if due:
+            self._add_new(self._search(frame))
+        started = self._lap("detect", started)
+        self._classify(gray)
+        self._lap("classify", started)
+        self.last_seconds = max(time.perf_counter() - begun, 1e-6)
+        self.fps = 1 / self.last_seconds if self.fps is None else 0.9 * self.fps + 0.1 / self.last_seconds
+        return [FaceResult(face.box, face.probs, face.id) for face in self.faces]
+
+    def reset(self) -> None:
+        """Forget the faces held (a camera stopped, a new video)."""
+        self.faces = []
 
     def _lap(self, stage: str, since: float) -> float:
         now = time.perf_counter()
         self.stage_seconds[stage] += now - since
         return now
 
-    def _recognise(self, frame) -> list[FaceResult]:
-        self.frames += 1
-        started = time.perf_counter()
-        gray = to_gray(frame)
-        searched = self._colour(frame) if isinstance(self.detector, TrackableDetector) else gray  # what it reads
-        started = self._lap("gray", started)
-        if self.tracker is not None:
-            detecting = self.tracker.detect_seconds
-            found = self.tracker(gray, searched)
-            ids, boxes = [i for i, _ in found], [b for _, b in found]
-            self.stage_seconds["detect"] += self.tracker.detect_seconds - detecting
-            started = self._lap("track", started + self.tracker.detect_seconds - detecting)
-        else:
-            ids, boxes = None, [tuple(int(v) for v in b) for b in self.detector.detect(searched)]
-            started = self._lap("detect", started)
-        if not len(boxes):
-            self.smoother.update([], np.zeros((0, len(EMOTIONS)), np.float32), [] if ids is not None else None)
-            return []
-        changed = self._changed()
-        due = self._due(ids, boxes, changed)
-        crops = np.stack([self._crop(gray, boxes[i]) for i in due]) if due else None
-        getattr(self.detector, "landmarks", {}).clear()  # this frame's; the next frame brings its own
-        started = self._lap("crop", started)
-        probs = self._kept_probs(ids, len(boxes))
-        since = None if ids is None else [self.frames - self.classified.get(id_, self.frames - 1) for id_ in ids]
-        if due:
-            probs[due] = self.classifier.predict_proba(crops)
-            self.classified.update((ids[i], self.frames) for i in due if ids is not None)
-        started = self._lap("classify", started)
-        ids, smoothed = self.smoother.update(boxes, probs, ids, restart=changed, frames=since)
-        known = {t.id for t in self.smoother.tracks}
-        self.classified = {id_: frame for id_, frame in self.classified.items() if id_ in known}
-        self._lap("smooth", started)
-        return [FaceResult(tuple(int(v) for v in box), p, i) for box, p, i in zip(boxes, smoothed, ids)]
+    def _due(self) -> bool:
+        """Whether this frame gets a whole-frame search: with no face held, a face lost on the frame before, or
+        every ``search_every`` frames."""
+        return not self.faces or self.lost or (self.frames - 1) % self.search_every == 0
 
-    @staticmethod
-    def _colour(frame) -> np.ndarray:
-        """The frame as uint8 BGR for a CNN detector, which only reads it: a BGR frame as it is, not copied."""
-        frame = np.asarray(frame)
-        bgr = frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
-        return frame if bgr else to_bgr(frame)
+    def _search(self, frame) -> list[tuple]:
+        """The boxes of a whole-frame search, enlarged with no face held or a small one."""
+        small = not self.faces or any(face.box[3] < ENLARGED_HEIGHTS[1] for face in self.faces)
+        faces = search(self.detector, frame, self.upscale if small else 1, self.search_width)
+        return [tuple(int(round(v)) for v in box) for box in faces.boxes]
 
-    def _changed(self) -> set[int]:
-        """Ids of the tracked faces that another face has just taken the place of (``FaceTrack.changed``)."""
-        return {t.id for t in self.tracker.tracks if t.changed} if self.tracker is not None else set()
+    def _follow(self, frame, gray: np.ndarray) -> None:
+        """Each face held followed by its patch, or searched for near its box every ``near_every`` frames and where
+        the patch does not match; moved there, or dropped where neither finds it. Of two faces that meet, the newer
+        goes."""
+        kept = []
+        for face in self.faces:
+            box = match_patch(gray, face) if face.followed < self.near_every - 1 else None
+            face.followed += 1
+            if box is None:
+                box = search_near(self.detector, frame, face.box)
+                if box is not None:
+                    face.patch, face.followed = patch_of(gray, box), 0
+            if box is not None and not any(iou(box, other.box) > 0.5 for other in kept):
+                face.box = box
+                kept.append(face)
+        self.lost = len(kept) < len(self.faces)
+        self.faces = kept
 
-    def _due(self, ids, boxes, changed: set[int]) -> list[int]:
-        """Indices of the faces to classify on this frame: all of them without a tracker, else the new faces, those
-        another face has just taken the place of, and those seen by the detector ``classify_every`` frames or more
-        after their last classification."""
-        if ids is None or self.classify_every == 1:
-            return list(range(len(boxes)))
-        seen = {t.id for t in self.tracker.tracks if t.seen}
-        known = {t.id for t in self.smoother.tracks}
-        return [i for i, id_ in enumerate(ids) if id_ not in known or id_ not in self.classified or id_ in changed
-                or (id_ in seen and self.frames - self.classified[id_] >= self.classify_every)]
+    def _add_new(self, boxes: list[tuple]) -> None:
+        """The boxes that overlap no face held become new faces."""
+        for box in boxes:
+            if not any(iou(box, face.box) >= 0.3 for face in self.faces):
+                self.faces.append(self._new_face(box))
 
-    def _kept_probs(self, ids, count: int) -> np.ndarray:
-        """The smoothed probabilities of each face so far (a face smoothed with its own average stays as it is)."""
-        probs = np.zeros((count, len(EMOTIONS)), np.float32)
-        if ids is not None:
-            kept = {t.id: t.probs for t in self.smoother.tracks}
-            for i, id_ in enumerate(ids):
-                if id_ in kept:
-                    probs[i] = kept[id_]
-        return probs
+    def _new_face(self, box: tuple) -> Face:
+        self.next_id += 1
+        return Face(self.next_id - 1, box, patch_of(self.gray, box))
 
-    def _crop(self, gray: np.ndarray, box) -> np.ndarray:
-        """The face aligned by its landmarks where the detector gave them and ``align`` is on, else cut by its box."""
-        landmarks = getattr(self.detector, "landmarks", {}).get(tuple(box)) if self.align else None
-        return crop_face(gray, box, self.margins) if landmarks is None else align_face(gray, landmarks)
+    def _classify(self, gray: np.ndarray) -> None:
+        """New faces, and those classified ``classify_every`` frames ago, in one batch; averaged into the past."""
+        due = [f for f in self.faces if f.probs is None or self.frames - f.classified >= self.classify_every]
+        if not due:
+            return
+        probs = self.classifier.predict_proba(np.stack([crop_face(gray, face.box, self.margins) for face in due]))
+        for face, p in zip(due, probs):
+            past = 0.0 if face.probs is None else self.smoothing ** (self.frames - face.classified)
+            face.probs = p if face.probs is None else past * face.probs + (1 - past) * p
+            face.classified = self.frames
