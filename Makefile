@@ -21,11 +21,10 @@ help: ## list the targets
 
 setup: $(STAMP) ## create .venv with everything installed, and its own Jupyter kernel "fer-study"
 
-$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(PY) -m ipykernel install --sys-prefix --name fer-study --display-name "Python (fer-study)"
 	touch $@
 

@@ -1,15 +1,14 @@
 """Which crop of a detector's box the classifier reads best: label accuracy of the faces a detector finds in synthetic
 scenes (fer_utils.footage: FER2013 test faces over textured backgrounds, so every face's label and dataset crop are
-known), cut by each margin of a grid, and, for a detector with landmarks, aligned by its eyes
-(fer_utils.realtime.align), beside the classifier's accuracy on the same faces' dataset crops.
+known), cut by each margin of a grid, beside the classifier's accuracy on the same faces' dataset crops.
 
 Margins are fractions of the box (sides, top, bottom), as ``crop_face`` takes them; negative ones shrink it. Each
 frame is detected on its own (no tracking), and a face counts as found where a box overlaps it with IoU >= 0.3. The
 margins are chosen on the faces of even test index and every accuracy reported is on the faces of odd index, so
-that the choice among the grid does not flatter its own score. The chosen margins of each detector are its crop
-(fer_utils.realtime.crops.measured_margins).
+that the choice among the grid does not flatter its own score. libfacedetection's chosen margins are the demo's
+crop (fer_utils.realtime.crops.CROP_MARGINS).
 
-    python benchmarks/crop_margins.py [--detectors haar libfacedetection mtcnn] [--frames 60] [--write]
+    python benchmarks/crop_margins.py [--detectors libfacedetection haar] [--frames 60] [--write]
 """
 
 import argparse
@@ -25,9 +24,8 @@ from fer_utils.footage import make_clip
 from fer_utils.onnx_twin import fast_classifier
 from fer_utils.paths import MODELS_DIR
 from fer_utils.realtime import iou
-from fer_utils.realtime.align import align_face
 from fer_utils.realtime.crops import crop_face
-from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, make_detector
+from fer_utils.realtime.detectors import DETECTORS, make_detector
 
 WRITTEN = MODELS_DIR / "crop-margins.json"
 SCENES = [((640, 480), 1), ((640, 480), 2), ((640, 480), 3), ((640, 480), 4), ((1280, 720), 3), ((1280, 720), 4),
@@ -37,7 +35,7 @@ SWITCH_EVERY = 5  # frames between face changes: many distinct faces, each seen 
 
 
 def found_faces(detector, clips) -> list[tuple]:
-    """(gray frame, box, landmarks or None, true face) for each true face a box overlaps with IoU >= 0.3."""
+    """(gray frame, box, true face) for each true face a box overlaps with IoU >= 0.3."""
     found = []
     for clip in clips:
         for frame, truth in zip(clip.frames, clip.truth):
@@ -45,9 +43,7 @@ def found_faces(detector, clips) -> list[tuple]:
             for face in truth:
                 overlaps = [iou(face["box"], box) for box in faces.boxes]
                 if overlaps and max(overlaps) >= 0.3:
-                    best = int(np.argmax(overlaps))
-                    landmarks = None if faces.landmarks is None else faces.landmarks[best]
-                    found.append((gray, faces.boxes[best], landmarks, face))
+                    found.append((gray, faces.boxes[int(np.argmax(overlaps))], face))
     return found
 
 
@@ -70,19 +66,14 @@ def main() -> None:
              for i, (size, count) in enumerate(SCENES)]  # other seeds than benchmarks/realtime_fps.py's scenes
     results = {}
     for name in args.detectors:
-        try:
-            detector = make_detector(name)
-        except DetectorUnavailable as err:
-            print(f"{name}: left out: {err}")
-            continue
-        found = found_faces(detector, clips)
+        found = found_faces(make_detector(name), clips)
         chosen_on = np.array([face["index"] % 2 == 0 for *_, face in found])
         labels = np.array([face["label"] for *_, face in found])
         dataset = SingleView(classifier).predict_proba(test.images[[face["index"] for *_, face in found]])
 
         grid = {}
         for margins in itertools.product(SIDES, TOPS, BOTTOMS):
-            crops = [crop_face(gray, box, margins) for gray, box, *_ in found]
+            crops = [crop_face(gray, box, margins) for gray, box, _ in found]
             grid[margins] = accuracy(fast, crops, labels, chosen_on), accuracy(fast, crops, labels, ~chosen_on)
         best = max(grid, key=lambda margins: grid[margins][0])
         results[name] = {"faces_found": len(found), "distinct_faces": len({face["index"] for *_, face in found}),
@@ -92,9 +83,6 @@ def main() -> None:
                          "best_margins": best, "label_accuracy_best_margins": grid[best][1],
                          "label_accuracy_no_margins": grid[(0.0, 0.0, 0.0)][1],
                          "grid": {",".join(map(str, m)): a for m, a in grid.items()}}
-        if found and found[0][2] is not None:
-            aligned = [align_face(gray, landmarks) for gray, _, landmarks, _ in found]
-            results[name]["label_accuracy_aligned"] = accuracy(fast, aligned, labels, ~chosen_on)
         print(name, {k: v for k, v in results[name].items() if k != "grid"}, flush=True)
     summary = {"scenes": [f"{w}x{h} with {n} face(s)" for (w, h), n in SCENES], "frames_per_scene": args.frames,
                "switch_every": SWITCH_EVERY, "chosen_on": "faces of even test index", "reported_on": "odd index",

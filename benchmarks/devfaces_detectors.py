@@ -1,15 +1,13 @@
-"""Each face detector on the real photos of ../shared/devfaces (faces counted by eye; its README says how), side by
-side with Haar (the original settings, and the tuned cascades' finer search for stills, ``haar-tuned``): faces found
-against the counted faces, boxes beyond the count, and milliseconds per photo.
+"""Each face detector on the real photos of ../shared/devfaces (faces counted by eye; its README says how): faces
+found against the counted faces, boxes beyond the count, and milliseconds per photo.
 
 Only the photos whose count is exact are scored. There are no boxes to match against, so a photo's found faces are
 its boxes capped at its count, and the boxes beyond the count are at least that many false faces (a detector can
-also miss one face and box a false one: the per-photo counts in the JSON show where to look). Each photo is
-detected at the size it is stored, as the recogniser searches it (``TrackableDetector``: libfacedetection also searches
-it enlarged twice, for its small faces; ``libfacedetection, own size`` does not), one thread, best of ``--rounds``
-alternating rounds for the time.
+also miss one face and box a false one: the per-photo counts in the JSON show where to look). Each photo is searched
+as the recogniser searches a photo (``detectors.search``: also enlarged twice, for its small faces), and at its own
+size only (``, own size``), one thread, best of ``--rounds`` alternating rounds for the time.
 
-    python benchmarks/devfaces_detectors.py [--rounds 2] [--detectors haar haar-tuned mtcnn ...] [--write]
+    python benchmarks/devfaces_detectors.py [--rounds 2] [--write]
 """
 
 import argparse
@@ -17,45 +15,27 @@ import json
 import time
 
 import cv2
-import numpy as np
 import torch
 
 from fer_utils.devfaces import devfaces
 from fer_utils.paths import MODELS_DIR, devfaces_dir
 from fer_utils.provenance import cpu_description
-from fer_utils.realtime import FaceDetector
-from fer_utils.realtime.detectors import DETECTORS, DetectorUnavailable, Faces, make_detector
-from fer_utils.realtime.recognizer import DEFAULT_DETECTOR, TUNED_HAAR
-from fer_utils.realtime.searches import TrackableDetector
-from fer_utils.realtime.sources import to_gray
+from fer_utils.realtime.detectors import DETECTORS, make_detector, search
 
 WRITTEN = MODELS_DIR / "devfaces-detectors.json"
-OWN_SIZE = f"{DEFAULT_DETECTOR}, own size"  # its full search of a photo at the photo's own size only
-
-
-def tuned_haar():
-    """The tuned Haar cascades as the recogniser runs them on a photo (``FaceDetector.for_stills``), as ``Faces``."""
-    detector = FaceDetector.for_stills()
-
-    def detect(image):
-        boxes = detector.detect(to_gray(image)).astype(float)
-        return Faces(boxes, np.ones(len(boxes)))
-    return detect
 
 
 def as_searched(name: str):
-    """The detector called ``name`` as the recogniser searches a photo with it (``TrackableDetector.detect``: enlarged
-    by the detector's own ``upscale``; ``OWN_SIZE``: the default detector at the photo's size only)."""
-    if name == TUNED_HAAR:
-        return tuned_haar()
-    own_size = name == OWN_SIZE
-    return TrackableDetector(make_detector(DEFAULT_DETECTOR if own_size else name),
-                             upscale=1 if own_size else None).detect
+    """The detector called ``name`` as the recogniser searches a photo with it (enlarged twice), or, for
+    ``<name>, own size``, at the photo's size only."""
+    detector = make_detector(name.removesuffix(", own size"))
+    upscale = 1 if name.endswith(", own size") else 2
+    return lambda image: search(detector, image, upscale)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--detectors", nargs="+", default=[*DETECTORS, OWN_SIZE, TUNED_HAAR])
+    parser.add_argument("--detectors", nargs="+", default=[*DETECTORS, *(f"{name}, own size" for name in DETECTORS)])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--write", action="store_true", help=f"store the JSON in {WRITTEN}")
     args = parser.parse_args()
@@ -66,10 +46,7 @@ def main() -> None:
     cv2.setNumThreads(1)
     detectors = {}
     for name in args.detectors:
-        try:
-            detectors[name] = as_searched(name)
-        except DetectorUnavailable as err:
-            print(f"{name}: left out: {err}")
+        detectors[name] = as_searched(name)
     images = [cv2.imread(str(photo.path)) for photo in photos]
     seconds = {name: [float("inf")] * len(photos) for name in detectors}
     boxes = {name: [0] * len(photos) for name in detectors}

@@ -1,17 +1,12 @@
 """End-to-end frames per second on the real videos of ../shared/devfaces, scaled to 640 px wide, with where the time
-goes: decode (read and scale), gray, detect (full detections and the tracker's searches), crop, classify, smooth and
-draw, in milliseconds per frame.
+goes: decode (read and scale), gray, follow (faces followed near their boxes), detect (whole-frame searches),
+classify (crops, the classifier and smoothing) and draw, in milliseconds per frame.
 
 Loops, in alternating rounds over the same frames: the original study's (benchmarks/realtime_fps.py's
-``OriginalLoop``: the frontal cascade on every full frame, one PyTorch call per face), ours with the tuned Haar
-cascades and tracking, and ours with each detector and tracking (faces aligned by their landmarks where the detector
-gives them), as the demo runs them on a live camera (``EmotionRecognizer.for_camera``: each face classified every
-third frame, searched for near its box every third frame, full-frame searches at the frame's own size); then the
-default detector once more with a classification and a near search on every frame, once as a video file's loop runs
-it (``VIDEO_FILE_LOOP``: full-frame searches also enlarged twice, at about five times the cost, where no face is
-followed or a small one is), and once with the enlarged searches in a process of their own (``BackgroundSearch``,
-whose time a frame is "background", which the loop does not wait for). The single-person clips are the 720p head
-turn and the 512x512 head.
+``OriginalLoop``: the frontal cascade on every full frame, one PyTorch call per face), ours as a camera runs it
+(``EmotionRecognizer.for_camera``) and as a video file does (``EmotionRecognizer``: whole-frame searches also enlarged
+twice where no face or a small one is held), and ours with the Haar cascade. The single-person clips are the 720p
+head turn and the 512x512 head.
 
     python benchmarks/devfaces_video.py [--rounds 2] [--frames 150] [--write]
 """

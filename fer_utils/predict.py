@@ -11,9 +11,7 @@ import cv2
 
 from .classifier import load_classifier
 from .onnx_twin import fast_classifier
-from .realtime import VIDEO_SUFFIXES, EmotionRecognizer, SourceError, draw, frames
-from .realtime.detectors import DETECTORS
-from .realtime.recognizer import DEFAULT_DETECTOR, TUNED_HAAR
+from .realtime import DEFAULT_DETECTOR, DETECTORS, VIDEO_SUFFIXES, EmotionRecognizer, SourceError, draw, frames
 from .video import run_video
 
 
@@ -32,9 +30,8 @@ def main(argv=None) -> int:
     parser.add_argument("--smoothing", type=float, default=0.6, help="temporal smoothing for videos; 0 turns it off")
     parser.add_argument("--fps", type=float, help="rate of annotated videos (default: the source's own)")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=[TUNED_HAAR, *DETECTORS],
-                        help=f"face detector (default {DEFAULT_DETECTOR}, else {TUNED_HAAR}); the CNN ones need "
-                             "their packages (make setup)")
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
+                        help=f"face detector (default {DEFAULT_DETECTOR}; haar is the original study's)")
     args = parser.parse_args(argv)
     classifier = fast_classifier(load_classifier(args.checkpoint, args.device))
     status = 0

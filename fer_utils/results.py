@@ -139,10 +139,7 @@ def render_realtime(realtime: dict) -> list[str]:
     """The realtime benchmark's table: our loop with tracking on and off beside the original study's loop."""
     loops = realtime["loops"]
     default = realtime["detector"]
-    own = {"camera": f"ours, {default}, a live camera's loop (full searches at the frame's own size)",
-           "tracking": f"ours, {default}, a video file's loop (full searches enlarged for small faces)",
-           "tracking_background": f"ours, {default}, full searches enlarged, in the background",
-           "tracking_off": f"ours, {default}, tracking off",
+    own = {"camera": f"ours, {default}, a camera's loop", "tracking": f"ours, {default}, a video file's loop",
            "original": "original loop"}
     names = {**{n: f"ours, {n.removeprefix('tracking_')}" for n in loops if n.startswith("tracking_")}, **own}
     def share(value):
@@ -163,11 +160,10 @@ def render_realtime(realtime: dict) -> list[str]:
         f"{len(realtime['scenes'])} clips of {realtime['frames_per_clip']} frames ({', '.join(realtime['scenes'])}) "
         f"built from FER2013 test faces 30 to 300 px high, moving over textured backgrounds, ten face-free frames "
         f"in each ({first['faces_ge48']:,} faces of 48 px and more, {first['faces_30_48']:,} of 30 to 48 px, "
-        f"{first['face_free_frames']} face-free frames). Ours runs the demo's path ("
-        f"{realtime['classifier']}, smoothing 0.6), tracking on and every search in the loop (as for a video "
-        "file) unless said, which the JSON's headline figures are; the live camera's loop is the demo's realtime path "
-        "on a camera. The original loop runs the default frontal cascade on the full frame and one PyTorch call per "
-        "face.",
+        f"{first['face_free_frames']} face-free frames). Ours is the demo's loop ("
+        f"{realtime['classifier']}, smoothing 0.6) as a video file runs it (whole-frame searches enlarged for small "
+        "faces), which the JSON's headline figures are, and as a camera runs it. The original loop runs the default "
+        "frontal cascade on the full frame and one PyTorch call per face.",
         "",
         "| | " + " | ".join(names[n] for n in loops) + " |",
         "|---|" + "---|" * len(loops),

@@ -1,5 +1,5 @@
 """Headless demo: build a video of moving FER2013 faces, and run the recogniser over a video into an annotated MP4,
-a GIF and a contact sheet, a per-frame timeline (CSV) and an emotion-over-time plot."""
+a GIF and a contact sheet, and a per-frame timeline (CSV)."""
 
 import base64
 from pathlib import Path
@@ -8,69 +8,36 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from .footage import make_clip
 from .labels import EMOTIONS
 from .realtime import EmotionRecognizer, SourceError, draw, frame_rate, frames, is_still
 
 
-def _background(width: int, height: int, rng) -> np.ndarray:
-    """A soft, textured BGR backdrop (a room-like gradient with blotches), not a flat colour."""
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = 90 + 60 * xs / width + 30 * ys / height
-    blotches = cv2.resize(rng.normal(0, 25, (6, 8)).astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
-    gray = np.clip(base + blotches, 0, 255)
-    tint = np.array([1.0, 0.95, 0.85], np.float32)
-    return np.clip(gray[:, :, None] * tint, 0, 255).astype(np.uint8)
-
-
-def demo_frames(faces: np.ndarray, labels: np.ndarray, seconds: float = 12.0, fps: int = 15,
-                size: tuple[int, int] = (640, 480), seed: int = 0):
-    """Yield (BGR frame, truth rows) of FER2013 faces enlarged and moving over a background: one face, then two, then
-    three at once, each in its own column of the frame. Each face changes to another face (and emotion) every two
-    seconds."""
-    rng = np.random.default_rng(seed)
-    width, height = size
-    backdrop = _background(width, height, rng)
-    total = int(seconds * fps)
-    for frame_index in range(total):
-        t = frame_index / fps
-        count = 1 + int(3 * frame_index / total)
-        column = width / count
-        frame, truth = backdrop.copy(), []
-        for lane in range(count):
-            phase = lane / 3
-            side = int(min(160 + 30 * np.sin(2 * np.pi * (t / 6 + phase)), column - 8))
-            x = int(lane * column + (column - side) * (0.5 + 0.5 * np.sin(2 * np.pi * (t / 7 + phase))))
-            y = int((height - side) * (0.5 + 0.4 * np.sin(2 * np.pi * (t / 5 + phase))))
-            pick = np.random.default_rng([seed, lane, int(t // 2)]).integers(len(faces))
-            face = cv2.resize(faces[pick], (side, side), interpolation=cv2.INTER_CUBIC)
-            frame[y:y + side, x:x + side] = face[:, :, None]
-            truth.append({"time": t, "frame": frame_index, "face": lane, "x": x, "y": y, "w": side, "h": side,
-                          "label": EMOTIONS[labels[pick]]})
-        yield frame, truth
-
-
 def make_demo_video(faces: np.ndarray, labels: np.ndarray, path: Path | str, seconds: float = 12.0, fps: int = 15,
                     size: tuple[int, int] = (640, 480), seed: int = 0) -> pd.DataFrame:
-    """Write the demo video (``demo_frames``) as MP4, or as Y4M when ``path`` ends in .y4m (Chromium's fake camera
-    plays Y4M). Returns the ground truth per frame and face."""
+    """Write the demo video, three FER2013 faces moving over a textured background (``footage.make_clip``), each
+    turning into another face (and emotion) every two seconds, as MP4, or as Y4M when ``path`` ends in .y4m
+    (Chromium's fake camera plays Y4M). Returns the ground truth per frame and face."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    truth = []
+    clip = make_clip(faces, labels, size, count=3, frames=int(seconds * fps), min_side=110, max_side=200,
+                     empty=(0, 0), switch_every=2 * fps, speed=0.05, seed=seed)
+    truth = pd.DataFrame([{"time": index / fps, "frame": index, "face": k, "x": face["box"][0], "y": face["box"][1],
+                           "w": face["box"][2], "h": face["box"][3], "label": EMOTIONS[face["label"]]}
+                          for index, placed in enumerate(clip.truth) for k, face in enumerate(placed)])
     if path.suffix == ".y4m":
         with path.open("wb") as out:
             out.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-            for frame, rows in demo_frames(faces, labels, seconds, fps, size, seed):
+            for frame in clip.frames:
                 out.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
-                truth += rows
-        return pd.DataFrame(truth)
+        return truth
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write MP4 video to {path}")
-    for frame, rows in demo_frames(faces, labels, seconds, fps, size, seed):
+    for frame in clip.frames:
         writer.write(frame)
-        truth += rows
     writer.release()
-    return pd.DataFrame(truth)
+    return truth
 
 
 STILLS_FPS = 2.0  # the default rate of a video made from images or a folder of images

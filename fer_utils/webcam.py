@@ -10,9 +10,7 @@ import cv2
 
 from .classifier import load_classifier
 from .onnx_twin import fast_classifier
-from .realtime import EmotionRecognizer, SourceError, draw, frames
-from .realtime.detectors import DETECTORS
-from .realtime.recognizer import DEFAULT_DETECTOR, TUNED_HAAR
+from .realtime import DEFAULT_DETECTOR, DETECTORS, EmotionRecognizer, SourceError, draw, frames
 
 
 def show_window(recognizer: EmotionRecognizer, source=0, show_probs: bool = True) -> None:
@@ -39,9 +37,8 @@ def main(argv=None) -> int:
     parser.add_argument("--smoothing", type=float, default=0.6, help="0 turns temporal smoothing off")
     parser.add_argument("--no-probs", action="store_true", help="hide the probability bars")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=[TUNED_HAAR, *DETECTORS],
-                        help=f"face detector (default {DEFAULT_DETECTOR}, else {TUNED_HAAR}); the CNN ones need "
-                             "their packages (make setup)")
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
+                        help=f"face detector (default {DEFAULT_DETECTOR}; haar is the original study's)")
     args = parser.parse_args(argv)
     classifier = fast_classifier(load_classifier(args.checkpoint, args.device))
     recognizer = EmotionRecognizer.for_source(classifier, args.source, smoothing=args.smoothing,

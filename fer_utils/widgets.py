@@ -21,8 +21,7 @@ import numpy as np
 import traitlets
 
 from .labels import EMOTIONS
-from .realtime import EmotionRecognizer, SourceError, draw, frames
-from .realtime.recognizer import DEFAULT_DETECTOR
+from .realtime import DEFAULT_DETECTOR, EmotionRecognizer, SourceError, draw, frames
 
 STATIC = Path(__file__).parent / "static"
 
@@ -48,7 +47,7 @@ class BrowserCamera(anywidget.AnyWidget):
     def __init__(self, recognizer: EmotionRecognizer, **kwargs):
         self.recognizer = recognizer
         super().__init__(**kwargs)
-        self.recognizer.smoother.strength = self.smoothing
+        self.recognizer.smoothing = self.smoothing
         self.on_msg(self._on_message)
 
     @traitlets.validate("smoothing")
@@ -59,7 +58,7 @@ class BrowserCamera(anywidget.AnyWidget):
 
     @traitlets.observe("smoothing")
     def _set_smoothing(self, change):
-        self.recognizer.smoother.strength = change["new"]
+        self.recognizer.smoothing = change["new"]
 
     def analyse(self, jpeg: bytes) -> dict:
         """Boxes, labels and probabilities for one JPEG frame, as the page draws them."""
@@ -76,7 +75,7 @@ class BrowserCamera(anywidget.AnyWidget):
         if content.get("type") == "frame" and buffers:
             self.send({"type": "result", "id": content["id"], **self.analyse(bytes(buffers[0]))})
         elif content.get("type") == "stopped":
-            self.recognizer.smoother.tracks.clear()
+            self.recognizer.reset()
 
 
 class KernelCamera:
@@ -120,7 +119,7 @@ class KernelCamera:
             for _, frame in frames(self.source):
                 if not self.start.value:
                     break
-                recognizer.smoother.strength = self.strength.value
+                recognizer.smoothing = self.strength.value
                 results = recognizer(frame)
                 annotated = draw(frame, results, recognizer.fps, self.probs.value)
                 self.image.value = cv2.imencode(".jpg", annotated)[1].tobytes()

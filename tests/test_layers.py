@@ -8,13 +8,11 @@ from fer_utils.imports import PACKAGE, import_graph, imported_modules, modules, 
 # Lowest first. A module imports only modules of lower layers (the package's __init__ is above them all).
 LAYERS = [
     ["labels", "paths", "device", "scores", "imports", "engines", "logit_cache", "benchmark_results"],  # no imports
-    ["provenance", "config", "data", "models", "views", "checkpoint", "devfaces",  # options, arrays, network, input
-     "realtime.detect", "realtime.crops", "realtime.align", "realtime.background"],
-    ["audit", "augment", "schedule", "distributed", "classifier", "perturb", "calibration", "realtime.sources",
-     "realtime.tracking"],
+    ["provenance", "config", "data", "models", "views", "checkpoint", "devfaces", "footage",  # options, arrays, ...
+     "realtime.crops"],
+    ["audit", "augment", "schedule", "distributed", "classifier", "perturb", "calibration", "realtime.sources"],
     ["splits", "loaders", "runs", "export", "gradcam", "evaluate", "realtime.detectors"],
-    ["realtime.searches"],
-    ["train", "onnx_twin", "plots", "findings", "footage", "levers", "realtime.calibrate", "realtime.recognizer"],
+    ["train", "onnx_twin", "plots", "findings", "levers", "realtime.recognizer"],
     ["sweep", "gpu_profiles", "study", "results", "realtime.drawing"],
     ["realtime"],  # realtime: the package, its parts re-exported
     ["video"],

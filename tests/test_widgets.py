@@ -10,7 +10,6 @@ import pytest
 from test_realtime import RecordingClassifier, face_frame
 
 from fer_utils import EMOTIONS, realtime, widgets
-from fer_utils.realtime.recognizer import TUNED_HAAR
 from fer_utils.video import make_demo_video
 
 
@@ -100,7 +99,7 @@ def test_kernel_camera_reports_a_camera_that_cannot_open():
 def test_browser_camera_answers_a_jpeg_frame_with_labelled_boxes():
     probs = np.linspace(1, 2, 7)
     classifier = RecordingClassifier(probs / probs.sum())
-    widget = widgets.BrowserCamera(realtime.EmotionRecognizer(classifier, detector=TUNED_HAAR, smoothing=0.0))
+    widget = widgets.BrowserCamera(realtime.EmotionRecognizer(classifier, smoothing=0.0))
     sent = []
     widget.send = lambda content, buffers=None: sent.append(content)
     jpeg = cv2.imencode(".jpg", face_frame())[1].tobytes()
@@ -116,11 +115,11 @@ def test_browser_camera_answers_a_jpeg_frame_with_labelled_boxes():
 
 
 def test_browser_camera_smoothing_reaches_the_recognizer_and_is_checked():
-    widget = widgets.BrowserCamera(realtime.EmotionRecognizer(RecordingClassifier(), detector=TUNED_HAAR),
+    widget = widgets.BrowserCamera(realtime.EmotionRecognizer(RecordingClassifier()),
                                    smoothing=0.3)
-    assert widget.recognizer.smoother.strength == 0.3
+    assert widget.recognizer.smoothing == 0.3
     widget.smoothing = 0.8
-    assert widget.recognizer.smoother.strength == 0.8
+    assert widget.recognizer.smoothing == 0.8
     with pytest.raises(Exception, match=r"smoothing must be in \[0, 1\)"):
         widget.smoothing = 1.5
 

@@ -39,8 +39,7 @@ def draw(frame, results: list[FaceResult], fps: float | None = None, show_probs:
                 if top + row > h:
                     break
                 cv2.rectangle(canvas, (bar_x, top), (bar_x + int(width * p), top + row - 2), (0, 180, 255), -1)
-                cv2.putText(canvas, name[:3], (bar_x + width + 4, top + row - 3), FONT, bar_scale, (255, 255, 255),
-                            1, cv2.LINE_AA)
+                cv2.putText(canvas, name[:3], (bar_x + width + 4, top + row - 3), FONT, bar_scale, (255, 255, 255))
     if fps is not None:
         scale = max(h / 480, 1) * 0.5
         cv2.putText(canvas, f"{fps:.0f} FPS", (6, int(20 * scale / 0.5)), FONT, scale, (0, 255, 255), 1, cv2.LINE_AA)

@@ -12,7 +12,15 @@ import numpy as np
 from ..classifier import FERClassifier, SingleView
 from ..labels import EMOTIONS
 from .crops import CROP_MARGINS, crop_face
-from .detectors import DEFAULT_DETECTOR, ENLARGED_HEIGHTS, iou, make_detector, neighbourhood, search, search_near
+from .detectors import (
+           DEFAULT_DETECTOR,
+           iou,
+           make_detector,
+           neighbourhood,
+           search,
+           search_near,
+           shrink,
+)
 from .sources import is_camera, is_still, to_gray
 
 MODES = ("track", "still")
@@ -51,8 +59,7 @@ def patch_of(gray: np.ndarray, box, side: int = 24) -> np.ndarray:
     """The face in ``box`` as a ``side`` x ``side`` gray patch."""
     x, y, w, h = box
     crop = gray[max(y, 0):y + h, max(x, 0):x + w]
-    return cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA) if crop.size else np.zeros((side, side),
-                                                                                                  np.uint8)
+    return shrink(crop, side / crop.shape[1], side / crop.shape[0]) if crop.size else np.zeros((side, side), np.uint8)
 
 
 def match_patch(gray: np.ndarray, face: Face, min_match: float = 0.7) -> tuple | None:
@@ -64,7 +71,7 @@ def match_patch(gray: np.ndarray, face: Face, min_match: float = 0.7) -> tuple |
     sx, sy = side / max(w, 1), side / max(h, 1)
     if x1 - x0 < 2 or y1 - y0 < 2 or face.patch.std() == 0:
         return None
-    window = cv2.resize(gray[y0:y1, x0:x1], None, fx=sx, fy=sy, interpolation=cv2.INTER_AREA)
+    window = shrink(gray[y0:y1, x0:x1], sx, sy)
     if window.shape[0] < side or window.shape[1] < side:
         return None
     _, best, _, (mx, my) = cv2.minMaxLoc(cv2.matchTemplate(window, face.patch, cv2.TM_CCOEFF_NORMED))
@@ -76,16 +83,18 @@ def match_patch(gray: np.ndarray, face: Face, min_match: float = 0.7) -> tuple |
 class EmotionRecognizer:
     """Faces found, followed, classified and smoothed, frame after frame.
 
-    Each frame, every face held is searched for near its last box and dropped where it is not found, and the whole
-    frame is searched for new faces every ``search_every`` frames, or on every frame while no face is held. New faces,
-    and the others every ``classify_every`` frames, go to the classifier in one batch. A face's probabilities are a
-    moving average that weighs the past by ``smoothing`` per frame.
+    Each frame, every face held is followed (its patch matched near its box, or, every ``near_every`` frames and where
+    that fails, the detector run there) and dropped where it is not found. The whole frame is searched for new faces
+    every ``search_every`` frames, while no face is held, and after a face was lost. New faces and those classified
+    ``classify_every`` frames ago go to the classifier in one batch, and each face's probabilities are a moving average
+    that weighs the past by ``smoothing`` a frame.
 
     ``mode`` "track" is for video files and cameras; "still" for photos, which are unrelated to one another: a whole
     search of each, enlarged, and no smoothing. ``upscale`` enlarges the whole-frame searches too, for faces under
-    about 48 px, at about 5x their cost, but only with no face held or one under ``ENLARGED_HEIGHTS[1]`` px: a video
-    file's recogniser enlarges them twice (``for_source``), a camera's not (``for_camera``), since a camera's frames
-    do not wait for a slow one. ``detector`` names one of ``detectors.DETECTORS``, or is a callable giving ``Faces``.
+    about 48 px, at about 5x their cost, where the frame has no face or a small one (``detectors.search``); with
+    ``search_width``, a wider frame's are made on it shrunk to that width. ``detector`` names one of
+    ``detectors.DETECTORS``, or is a callable giving ``Faces``. The defaults are docs/realtime.md's: a constant named
+    there was chosen by a measurement, and one not named is realtime v3's, which no mechanism of the ablation changed.
     """
 
     margins = CROP_MARGINS
@@ -161,9 +170,8 @@ class EmotionRecognizer:
         return not self.faces or self.lost or (self.frames - 1) % self.search_every == 0
 
     def _search(self, frame) -> list[tuple]:
-        """The boxes of a whole-frame search, enlarged with no face held or a small one."""
-        small = not self.faces or any(face.box[3] < ENLARGED_HEIGHTS[1] for face in self.faces)
-        faces = search(self.detector, frame, self.upscale if small else 1, self.search_width)
+        """The boxes of a whole-frame search (``detectors.search``), given the faces held."""
+        faces = search(self.detector, frame, self.upscale, self.search_width, [face.box for face in self.faces])
         return [tuple(int(round(v)) for v in box) for box in faces.boxes]
 
     def _follow(self, frame, gray: np.ndarray) -> None:

@@ -1,0 +1,72 @@
+"""The README, docs/ and the notebooks name only things that exist: profiles, face detectors, notebook parameters and
+``fer_utils`` modules (with the names taken from them). Prose that outlives a rename fails here."""
+
+import importlib
+import json
+import re
+
+import pytest
+
+from fer_utils.imports import modules
+from fer_utils.paths import CONFIG_DIR, NOTEBOOKS_DIR, ROOT
+from fer_utils.pipeline import notebook_parameters
+from fer_utils.realtime import DETECTORS
+
+PROFILE = re.compile(r"PROFILE=([a-z][\w-]*)|--profile[ =]([a-z][\w-]*)|`([a-z][\w-]*)` profile")
+DETECTOR = re.compile(r"--detector[ =]([a-z-]+)|detector=\"([a-z-]+)\"")
+MODULE = re.compile(r"fer_utils((?:\.[A-Za-z_]\w*)+)")
+PARAMETER = re.compile(r"notebook (\d\d)'s `(\w+)`")
+
+
+def texts() -> dict[str, str]:
+    """{name: text} of the README, docs/*.md and each notebook's cells."""
+    found = {"README.md": (ROOT / "README.md").read_text()}
+    found |= {f"docs/{path.name}": path.read_text() for path in sorted((ROOT / "docs").glob("*.md"))}
+    for path in sorted(NOTEBOOKS_DIR.glob("*.ipynb")):
+        found[f"notebooks/{path.name}"] = "\n".join("".join(cell["source"])
+                                                   for cell in json.loads(path.read_text())["cells"])
+    return found
+
+
+def named(pattern: re.Pattern, text: str) -> set[str]:
+    return {next(group for group in match.groups() if group) for match in pattern.finditer(text)}
+
+
+@pytest.mark.parametrize("name", list(texts()))
+def test_the_profiles_and_detectors_named_exist(name):
+    text = texts()[name]
+    profiles = {path.stem for path in CONFIG_DIR.glob("*.yaml")} | {"auto"}
+    assert named(PROFILE, text) <= profiles, f"{name} names a profile that configs/ does not have"
+    assert named(DETECTOR, text) <= set(DETECTORS), f"{name} names a face detector that is not in DETECTORS"
+
+
+@pytest.mark.parametrize("name", list(texts()))
+def test_the_fer_utils_modules_and_their_names_exist(name):
+    known = set(modules())
+    for dotted in sorted(named(MODULE, texts()[name])):
+        parts = dotted.lstrip(".").split(".")
+        depth = max(i for i in range(len(parts) + 1) if i == 0 or ".".join(parts[:i]) in known)
+        module = importlib.import_module(".".join(["fer_utils", *parts[:depth]]))
+        for attribute in parts[depth:]:
+            assert hasattr(module, attribute), f"{name} names fer_utils{dotted}, which does not exist"
+            module = getattr(module, attribute)
+
+
+@pytest.mark.parametrize("name", list(texts()))
+def test_the_notebook_parameters_named_exist(name):
+    parameters = notebook_parameters()
+    for number, parameter in named_pairs(texts()[name]):
+        notebook = next(n for n in parameters if n.startswith(number))
+        assert parameter in parameters[notebook], f"{name} names notebook {number}'s {parameter}, which it lacks"
+
+
+def named_pairs(text: str) -> set[tuple[str, str]]:
+    return set(PARAMETER.findall(text))
+
+
+def test_the_checks_catch_what_they_look_for():
+    text = ("make report PROFILE=nightly; --detector mtcnn; fer_utils.realtime.align; fer_utils.realtime.nothing; "
+            "notebook 05's `detector`")
+    assert named(PROFILE, text) == {"nightly"} and named(DETECTOR, text) == {"mtcnn"}
+    assert named(MODULE, text) == {".realtime.align", ".realtime.nothing"}
+    assert named_pairs(text) == {("05", "detector")}
