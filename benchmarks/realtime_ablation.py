@@ -175,8 +175,9 @@ def _search_in_background(frame: np.ndarray) -> list[tuple]:
 
 
 class Background(Simplest):
-    """+ the whole-frame searches in a second process (v3's ``BackgroundSearch``): the loop sends a frame when a
-    search is due and none is running, goes on with the boxes it holds, and takes the new boxes when they come back."""
+    """+ the whole-frame searches made while faces are held in a second process (v3's ``BackgroundSearch``): the loop
+    sends a frame when a search is due and none is running, goes on with the boxes it holds, and takes the new boxes
+    when they come back; with no face held it searches in the loop, as it has nothing else to do."""
 
     def __init__(self, classifier, **kwargs):
         super().__init__(classifier, **kwargs)
@@ -186,11 +187,11 @@ class Background(Simplest):
         self.pending = None
 
     def _due(self) -> bool:
-        return self._came_back
+        return self._came_back or not self.faces
 
     def _came_back_now(self, frame) -> bool:
-        """Sends ``frame`` where a search is due and none is running; whether the running one has come back."""
-        if self.pending is None and (self.frames % self.search_every == 0):
+        """Sends ``frame`` where a search is due, a face is held and no search runs; whether one has come back."""
+        if self.pending is None and self.faces and self.frames % self.search_every == 0:
             self.pending = self.pool.submit(_search_in_background, np.ascontiguousarray(frame))
         return self.pending is not None and self.pending.done()
 
@@ -199,6 +200,8 @@ class Background(Simplest):
             self.held, self.faces = self.faces, []
 
     def _search(self, frame) -> list[tuple]:
+        if not self._came_back:
+            return super()._search(frame)
         boxes, self.pending = self.pending.result(), None
         return boxes
 

@@ -104,14 +104,15 @@ class LibFaceDetector:
         return Faces(sure[kept, :4], sure[kept, 4])
 
     def _second_look(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray | None:
-        """The box and score (5,) overlapping ``box`` most in its neighbourhood enlarged to 128 px high, where that
+        """The box and score (5,) overlapping ``box`` most in its neighbourhood enlarged to 128 px high, where it
         scores ``min_score`` or more; None elsewhere."""
         x0, y0, x1, y1 = neighbourhood(rgb.shape, box)
         scale = 128 / box[3]
         again = self._search(np.ascontiguousarray(cv2.resize(rgb[y0:y1, x0:x1], None, fx=scale, fy=scale)))
         again[:, :4] = again[:, :4] / scale + [x0, y0, 0, 0]
-        overlaps = [iou(b, box) if s >= self.min_score else 0 for b, s in zip(again[:, :4], again[:, 4])]
-        return again[int(np.argmax(overlaps))] if overlaps and max(overlaps) > 0 else None
+        overlaps = [iou(b, box) for b in again[:, :4]]
+        best = int(np.argmax(overlaps)) if overlaps else None
+        return again[best] if best is not None and overlaps[best] > 0 and again[best, 4] >= self.min_score else None
 
 
 class HaarDetector:
