@@ -46,7 +46,7 @@ def frames_of(path, limit: int):
 
 def run(make_loop, path, limit: int) -> dict:
     """One pass of a fresh loop over a video: frames per second, milliseconds per frame by stage, and the time of
-    the slowest frames (the 95th percentile: a full-frame search in the loop makes one frame in ``redetect_every``
+    the slowest frames (the 95th percentile: a whole-frame search in the loop makes one frame in ``search_every``
     slow, which a live view shows as a stall)."""
     loop = make_loop()
     stages = {"decode": 0.0, "recognise": 0.0, "draw": 0.0}

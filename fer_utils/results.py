@@ -1,8 +1,8 @@
-"""The shipped model: store a checkpoint compactly in models/, and fill the README's results section and
-the model card from its metrics JSON (never by hand).
+"""The shipped model: store a checkpoint compactly in models/, and fill the README's results section,
+docs/benchmarks.md and the model card from the JSON in models/ (never by hand).
 
     python -m fer_utils.results ship runs/cpu/best.pt        # store it (only if better on validation)
-    python -m fer_utils.results render                       # README + models/README.md from the JSON
+    python -m fer_utils.results render                       # README, docs/benchmarks.md, models/README.md
 """
 
 import argparse
@@ -41,6 +41,7 @@ BENCHMARKS = {"crop-margins.json": render_crop_margins, "devfaces-detectors.json
               "levers.json": render_levers}
 CONFUSION_FIGURE = MODELS_DIR / "fer2013-resnet18-confusion.png"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+BENCHMARKS_PAGE = ROOT / "docs" / "benchmarks.md"
 
 
 def ship(checkpoint: Path | str, force: bool = False) -> Path:
@@ -86,8 +87,9 @@ def _accuracy_row(label: str, acc: dict, macro_f1: str) -> str:
             f"{_pct(acc['leak_free'])} | {macro_f1} |")
 
 
-def render_results(metrics: dict, realtime: dict | None = None, precision: dict | None = None) -> str:
-    """The README's results section, from the shipped model's metrics (and the realtime benchmark's JSON)."""
+def render_results(metrics: dict, realtime: dict | None = None) -> str:
+    """The README's results: the shipped model against the original and the ``fer`` package, its confusion matrix,
+    and one line on the demo's speed (the realtime benchmark's JSON)."""
     acc, prov, original = metrics["accuracy"], metrics["provenance"], metrics["original"]
     peer = metrics["peer_fer_package"]
     minutes = (prov.get("training_wall_s") or 0) / 60
@@ -112,16 +114,29 @@ def render_results(metrics: dict, realtime: dict | None = None, precision: dict 
         f"Train accuracy of the same checkpoint {_pct(metrics['train_accuracy'])}, validation "
         f"{_pct(metrics['val_accuracy'])}, both with one view (the original: "
         f"{100 * original['train_accuracy']:.0f} % train). Leak-free: the {metrics['n_images']['leak_free']:,} "
-        "test images that are not pixel copies of training images. Per class, with the default call:",
+        "test images that are not pixel copies of training images. Per class and per benchmark: docs/benchmarks.md.",
         "",
-        "| class | precision | recall | F1 | support | F1 (original) | Δ F1 |",
-        "|---|---|---|---|---|---|---|",
+        f"![confusion matrix]({CONFUSION_FIGURE.relative_to(ROOT)})",
     ]
+    if realtime and "real_video_fps" in realtime:
+        lines += ["", f"The demo (`benchmarks/realtime_fps.py` on {realtime['device']}): "
+                  f"{realtime['real_video_fps']:.0f} frames per second on the real single-person videos as a video "
+                  f"file's loop runs them, {realtime['real_video_fps_live_camera']:.0f} as a camera's does, "
+                  f"{realtime['real_video_fps_ratio_vs_original']:.1f}x the original study's loop; "
+                  f"{100 * realtime['real_photos_found']:.1f} % of the faces in the real photos found."]
+    return "\n".join(lines)
+
+
+def render_benchmarks(metrics: dict, realtime: dict | None = None, precision: dict | None = None) -> str:
+    """docs/benchmarks.md: the shipped model per class, the realtime benchmark and the realtime classifier."""
+    original = metrics["original"]
+    lines = ["Per class, with the default call:", "",
+             "| class | precision | recall | F1 | support | F1 (original) | Δ F1 |",
+             "|---|---|---|---|---|---|---|"]
     for name in EMOTIONS:
         ours, theirs = metrics["per_class"][name], original["per_class"][name]
         lines.append(f"| {name} | {ours['precision']:.3f} | {ours['recall']:.3f} | {ours['f1']:.3f} | "
                      f"{ours['support']:,} | {theirs['f1']:.3f} | {ours['f1'] - theirs['f1']:+.3f} |")
-    lines += ["", f"![confusion matrix]({CONFUSION_FIGURE.relative_to(ROOT)})"]
     if realtime:
         lines += ["", *render_realtime(realtime)]
     if precision:
@@ -250,6 +265,7 @@ def render_card(metrics: dict, checkpoint: dict) -> str:
 
 
 def update_readme(text: str, readme: Path = ROOT / "README.md") -> None:
+    """Replace the text between ``START`` and ``END`` in ``readme`` (the README, or docs/benchmarks.md)."""
     content = readme.read_text()
     if START not in content or END not in content:
         raise SystemExit(f"{readme} has no {START} ... {END} markers")
@@ -267,12 +283,12 @@ def adopt_metrics(report: Path) -> None:
     METRICS.write_text(json.dumps(metrics, indent=2) + "\n")
 
 
-def readme_results() -> str:
-    """The README's results section, from the JSON files in models/."""
+def benchmark_results() -> str:
+    """docs/benchmarks.md's generated section, from the JSON files in models/."""
     metrics = json.loads(METRICS.read_text())
     realtime = json.loads(REALTIME.read_text()) if REALTIME.exists() else None
     precision = json.loads(PRECISION.read_text()) if PRECISION.exists() else None
-    sections = [render_results(metrics, realtime, precision)]
+    sections = [render_benchmarks(metrics, realtime, precision)]
     for name, render_one in BENCHMARKS.items():
         if (MODELS_DIR / name).exists():
             sections.append("\n".join(render_one(json.loads((MODELS_DIR / name).read_text()))))
@@ -280,7 +296,9 @@ def readme_results() -> str:
 
 
 def render() -> None:
-    update_readme(readme_results())
+    realtime = json.loads(REALTIME.read_text()) if REALTIME.exists() else None
+    update_readme(render_results(json.loads(METRICS.read_text()), realtime))
+    update_readme(benchmark_results(), BENCHMARKS_PAGE)
     metrics = json.loads(METRICS.read_text())
     (MODELS_DIR / "README.md").write_text(render_card(metrics, load_checkpoint(SHIPPED_CHECKPOINT)))
     confusion_matrices(np.array(metrics["confusion_matrix"]), path=CONFUSION_FIGURE)
@@ -292,7 +310,7 @@ def main(argv=None) -> int:
     ship_cmd = sub.add_parser("ship", help="store a checkpoint as models/fer2013-resnet18.pt")
     ship_cmd.add_argument("checkpoint", type=Path)
     ship_cmd.add_argument("--force", action="store_true")
-    render_cmd = sub.add_parser("render", help="README results and model card from models/*.metrics.json")
+    render_cmd = sub.add_parser("render", help="README results, docs/benchmarks.md and the model card from models/")
     render_cmd.add_argument("--metrics", type=Path, help="first adopt this metrics.json (of the shipped checkpoint)")
     views_cmd = sub.add_parser("views", help="choose a checkpoint's test-time views on validation and record them")
     views_cmd.add_argument("checkpoint", type=Path, nargs="?", default=SHIPPED_CHECKPOINT)
@@ -310,7 +328,8 @@ def main(argv=None) -> int:
         if args.metrics:
             adopt_metrics(args.metrics)
         render()
-        print(f"README.md results, {MODELS_DIR / 'README.md'} and {CONFUSION_FIGURE} updated from {METRICS}")
+        print(f"README.md results, {BENCHMARKS_PAGE}, {MODELS_DIR / 'README.md'} and {CONFUSION_FIGURE} updated "
+              f"from {METRICS} and the benchmarks' JSON")
     return 0
 
 

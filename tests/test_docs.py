@@ -1,5 +1,6 @@
 """The README, docs/ and the notebooks name only things that exist: profiles, face detectors, notebook parameters and
-``fer_utils`` modules (with the names taken from them). Prose that outlives a rename fails here."""
+``fer_utils`` modules (with the names taken from them). Prose that outlives a rename fails here. docs/experiments.md
+is left out: it is a log of what was, under the names of its day."""
 
 import importlib
 import json
@@ -19,9 +20,10 @@ PARAMETER = re.compile(r"notebook (\d\d)'s `(\w+)`")
 
 
 def texts() -> dict[str, str]:
-    """{name: text} of the README, docs/*.md and each notebook's cells."""
+    """{name: text} of the README, docs/*.md but the experiments' log, and each notebook's cells."""
     found = {"README.md": (ROOT / "README.md").read_text()}
-    found |= {f"docs/{path.name}": path.read_text() for path in sorted((ROOT / "docs").glob("*.md"))}
+    found |= {f"docs/{path.name}": path.read_text() for path in sorted((ROOT / "docs").glob("*.md"))
+              if path.name != "experiments.md"}
     for path in sorted(NOTEBOOKS_DIR.glob("*.ipynb")):
         found[f"notebooks/{path.name}"] = "\n".join("".join(cell["source"])
                                                    for cell in json.loads(path.read_text())["cells"])
