@@ -100,7 +100,8 @@ def main() -> None:
                     best[key] = result
                 print(f"round {round_ + 1}: {loop}, {video.path.name}: {result}", flush=True)
     single = [v.path.name for v in videos if v.faces == 1]
-    table = {loop: {name: best[(loop, name)] for name in (v.path.name for v in videos)} for loop in loops}
+    table = {loop: {name: {k: v for k, v in best[(loop, name)].items() if k != "faces_in_each_frame"}
+                    for name in (v.path.name for v in videos)} for loop in loops}
     mean_single = {loop: round(sum(table[loop][n]["fps"] for n in single) / len(single), 1) for loop in loops}
     summary = {"machine": cpu_description(), "width": WIDTH,
                "frames_per_video": args.frames, "rounds": args.rounds,
