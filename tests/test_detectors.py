@@ -125,4 +125,11 @@ def test_a_face_is_searched_for_near_its_box_scaled_to_64_px_and_found_in_the_fr
     frame = np.zeros((360, 640, 3), np.uint8)
     assert search_near(SeesFacesOf48(), frame, (100, 100, 30, 30)) == (100, 100, 30, 30), "a small one, enlarged"
     assert search_near(SeesFacesOf48(), frame, (100, 100, 120, 120)) == (100, 100, 120, 120), "a large one, shrunk"
-    assert search_near(Scripted(), frame, (500, 300, 30, 30)) is None, "a box that overlaps none: not found"
+    assert search_near(Corner(), frame, (500, 300, 30, 30)) is None, "a box that overlaps none: not found"
+
+
+class Corner:
+    """A fake detector that boxes the top-left corner of any image, where no face near the middle is."""
+
+    def __call__(self, image):
+        return detectors.Faces(np.array([[0.0, 0.0, 4.0, 4.0]]), np.array([0.9]))

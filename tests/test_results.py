@@ -12,14 +12,17 @@ from fer_utils.paths import ROOT
 from fer_utils.provenance import cpu_description, file_sha256
 
 
-def readme_section() -> str:
-    text = (ROOT / "README.md").read_text()
+def generated(path) -> str:
+    text = path.read_text()
     return re.search(re.escape(results.START) + r"\n(.*?)\n" + re.escape(results.END), text, re.S).group(1)
 
 
 def test_readme_results_agree_with_the_shipped_metrics():
     metrics = json.loads(results.METRICS.read_text())
-    assert readme_section() == results.readme_results(), "run: python -m fer_utils.results render"
+    realtime = json.loads(results.REALTIME.read_text())
+    assert generated(ROOT / "README.md") == results.render_results(metrics, realtime), \
+        "run: python -m fer_utils.results render"
+    assert generated(results.BENCHMARKS_PAGE) == results.benchmark_results(), "run: python -m fer_utils.results render"
     assert metrics["provenance"]["checkpoint_sha256"] == file_sha256(results.SHIPPED_CHECKPOINT)
     assert results.SHIPPED_CHECKPOINT.stat().st_size <= 25e6
 
