@@ -84,6 +84,7 @@ def test_notebook_parameters_sit_in_their_own_section_which_the_pipeline_checks(
         pipeline.notebook_inputs(str(profile), {}, tmp_path, tmp_path)
 
 
+@pytest.mark.slow  # a process of its own
 def test_training_configuration_needs_no_notebooks(tmp_path):
     """config is the lowest layer: a copy of the package and the profiles, without notebooks/, trains."""
     shutil.copytree(ROOT / "fer_utils", tmp_path / "fer_utils", ignore=shutil.ignore_patterns("__pycache__"))
@@ -119,6 +120,7 @@ def test_training_overrides_that_notebook_02_does_not_declare_reach_it_as_option
     assert pipeline.notebook_inputs("evaluate", {}, tmp_path, tmp_path)["03-evaluation"]["checkpoint"] == ""
 
 
+@pytest.mark.slow  # a process of its own
 def test_the_training_command_line_says_what_is_wrong_without_a_traceback():
     done = subprocess.run([sys.executable, "-m", "fer_utils.training.train", "--profile", "smoke", "--set", "amp=bf61"],
                           capture_output=True, text=True)
