@@ -37,10 +37,10 @@ kernel-user: $(STAMP) ## register this checkout's kernel for a Jupyter installed
 	@echo "In your Jupyter, pick the kernel 'Python (fer-study, $(CURDIR))'."
 
 data: $(STAMP) ## obtain and verify FER2013 in data/fer2013 (from a folder, FER2013_ZIP, fer2013.csv or Kaggle)
-	$(PY) -c "from fer_utils.data import load_arrays; load_arrays()"
+	$(PY) -c "from fer_utils.data.fer2013 import load_arrays; load_arrays()"
 
 # One executed notebook per report. Each depends on its notebook, on the fer_utils modules that the notebook uses
-# (directly or through other modules; $(DEPS), written from the source by fer_utils.imports), on the profile, and
+# (directly or through other modules; $(DEPS), written from the source by fer_utils.report.imports), on the profile, and
 # on the report whose output it reads: notebooks 03-05 use the checkpoint that notebook 02 trains.
 reports/01-data-exploration.ipynb: notebooks/01-data-exploration.ipynb
 reports/02-training.ipynb: notebooks/02-training.ipynb
@@ -49,13 +49,13 @@ reports/04-error-analysis.ipynb: notebooks/04-error-analysis.ipynb reports/02-tr
 reports/05-webcam-demo.ipynb: notebooks/05-webcam-demo.ipynb reports/02-training.ipynb
 
 reports/%.ipynb: $(PROFILE_STAMP) pyproject.toml | $(STAMP)
-	$(PY) -m fer_utils.pipeline --profile $(PROFILE) --only $*
+	$(PY) -m fer_utils.report.pipeline --profile $(PROFILE) --only $*
 
 $(PROFILE_STAMP): | $(STAMP)
 	mkdir -p reports && rm -f reports/.profile-* && touch $@
 
 $(DEPS): $(wildcard fer_utils/*.py fer_utils/*/*.py notebooks/*.ipynb) | $(STAMP)
-	mkdir -p reports && $(PY) -m fer_utils.imports > $@
+	mkdir -p reports && $(PY) -m fer_utils.report.imports > $@
 
 ifneq ($(filter report smoke reports/%,$(MAKECMDGOALS)),)
 include $(DEPS)
@@ -79,20 +79,20 @@ lab: $(STAMP) ## open JupyterLab on the notebooks, with this checkout's kernel
 	JUPYTER_PREFER_ENV_PATH=1 $(VENV)/bin/jupyter lab notebooks
 
 gpu-profiles: $(STAMP) ## on a CUDA GPU: train and evaluate the full and original profiles into runs/gpu-profiles.json
-	$(PY) -m fer_utils.gpu_profiles
+	$(PY) -m fer_utils.training.gpu_profiles
 
 SWEEP ?= balance recipe
 sweep: $(STAMP) ## rerun the Optuna sweeps from scratch (SWEEP=balance or recipe; both by default) into models/sweeps/
-	for name in $(SWEEP); do $(PY) -m fer_utils.sweep configs/sweeps/$$name.yaml --fresh || exit 1; done
+	for name in $(SWEEP); do $(PY) -m fer_utils.training.sweep configs/sweeps/$$name.yaml --fresh || exit 1; done
 
 LEVERS := cpu cpu-distill cpu-refit cpu-distill-refit
 levers: $(STAMP) ## train the recipe and its levers toward 70 % (hours each on a CPU; resumable), then their table
-	for name in $(LEVERS); do $(PY) -m fer_utils.train --profile $$name || exit 1; done
-	$(PY) -m fer_utils.levers $(addprefix runs/,$(LEVERS)) --write
-	$(PY) -m fer_utils.results render
+	for name in $(LEVERS); do $(PY) -m fer_utils.training.train --profile $$name || exit 1; done
+	$(PY) -m fer_utils.training.levers $(addprefix runs/,$(LEVERS)) --write
+	$(PY) -m fer_utils.report.results render
 
 results: $(STAMP) ## fill the README results and model card from models/fer2013-resnet18.metrics.json
-	$(PY) -m fer_utils.results render
+	$(PY) -m fer_utils.report.results render
 
 clean: ## remove reports and caches (keeps .venv, data and trained runs)
 	rm -rf reports .pytest_cache .ruff_cache data/cache

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fer_utils.config import parse_pairs, training_config
+from fer_utils.training.config import parse_pairs, training_config
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
     args.runs_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     runs = {name: subprocess.Popen(
-        [sys.executable, "-m", "fer_utils.train", "--profile", args.profile, "--no-progress",
+        [sys.executable, "-m", "fer_utils.training.train", "--profile", args.profile, "--no-progress",
          "--runs-dir", str(args.runs_dir / name), "--set", *(f"{k}={json.dumps(v)}" for k, v in overrides.items())],
         env=env, stdout=open(args.runs_dir / f"{name}.log", "w"), stderr=subprocess.STDOUT)
         for name, overrides in variants.items()}

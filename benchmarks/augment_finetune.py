@@ -19,15 +19,15 @@ import time
 
 from realtime_fps import SCENES, run, score
 
-from fer_utils.classifier import SingleView, load_classifier
-from fer_utils.config import training_config
-from fer_utils.data import load_arrays
-from fer_utils.footage import make_clip
+from fer_utils.data.fer2013 import load_arrays
+from fer_utils.model.classifier import SingleView, load_classifier
 from fer_utils.paths import MODELS_DIR, RUNS_DIR, SHIPPED_CHECKPOINT
 from fer_utils.provenance import cpu_description
 from fer_utils.realtime import EmotionRecognizer
+from fer_utils.realtime.footage import make_clip
 from fer_utils.realtime.recognizer import DEFAULT_DETECTOR
-from fer_utils.train import train
+from fer_utils.training.config import training_config
+from fer_utils.training.train import train
 
 WRITTEN = MODELS_DIR / "augment-finetune.json"
 

@@ -11,9 +11,9 @@ import json
 import numpy as np
 
 from fer_utils import load_classifier
-from fer_utils.data import FERArrays, load_arrays
+from fer_utils.data.fer2013 import FERArrays, load_arrays
+from fer_utils.data.splits import training_split
 from fer_utils.scores import accuracy
-from fer_utils.splits import training_split
 
 
 def validation_split(arrays: FERArrays, classifiers: list) -> FERArrays:

@@ -2,7 +2,7 @@
 each round, best round counts) and single-view accuracy on the 7,178 FER2013 test faces.
 
 - onnxruntime fp32: the exported network with its preprocessing;
-- onnxruntime int8: static quantisation calibrated on 512 training faces (fer_utils.export.quantize_int8);
+- onnxruntime int8: static quantisation calibrated on 512 training faces (fer_utils.model.export.quantize_int8);
 - PyTorch fp32, and PyTorch bf16 (autocast, channels-last) where the CPU has native bf16. onnxruntime's CPU
   provider has no bf16 convolutions, so bf16 is measured in PyTorch.
 
@@ -18,14 +18,14 @@ import time
 import numpy as np
 import torch
 
-from fer_utils.classifier import SingleView, load_classifier, to_faces
-from fer_utils.data import load_arrays
+from fer_utils.data.fer2013 import load_arrays
 from fer_utils.device import cpu_has_bf16
-from fer_utils.onnx_twin import OnnxClassifier, fast_classifier
+from fer_utils.model.classifier import SingleView, load_classifier, to_faces
+from fer_utils.model.onnx_twin import OnnxClassifier, fast_classifier
+from fer_utils.model.views import batched_logits
 from fer_utils.paths import MODELS_DIR
 from fer_utils.provenance import cpu_description
 from fer_utils.scores import accuracy, softmax
-from fer_utils.views import batched_logits
 
 
 class Bf16(SingleView):

@@ -1,6 +1,6 @@
 """Which crop of a detector's box the classifier reads best: label accuracy of the faces a detector finds in synthetic
-scenes (fer_utils.footage: FER2013 test faces over textured backgrounds, so every face's label and dataset crop are
-known), cut by each margin of a grid, beside the classifier's accuracy on the same faces' dataset crops.
+scenes (fer_utils.realtime.footage: FER2013 test faces over textured backgrounds, so every face's label and dataset
+crop are known), cut by each margin of a grid, beside the classifier's accuracy on the same faces' dataset crops.
 
 Margins are fractions of the box (sides, top, bottom), as ``crop_face`` takes them; negative ones shrink it. Each
 frame is detected on its own (no tracking), and a face counts as found where a box overlaps it with IoU >= 0.3. The
@@ -18,14 +18,14 @@ import json
 import cv2
 import numpy as np
 
-from fer_utils.classifier import SingleView, load_classifier
-from fer_utils.data import load_arrays
-from fer_utils.footage import make_clip
-from fer_utils.onnx_twin import fast_classifier
+from fer_utils.data.fer2013 import load_arrays
+from fer_utils.model.classifier import SingleView, load_classifier
+from fer_utils.model.onnx_twin import fast_classifier
 from fer_utils.paths import MODELS_DIR
 from fer_utils.realtime import iou
 from fer_utils.realtime.crops import crop_face
 from fer_utils.realtime.detectors import DETECTORS, make_detector
+from fer_utils.realtime.footage import make_clip
 
 WRITTEN = MODELS_DIR / "crop-margins.json"
 SCENES = [((640, 480), 1), ((640, 480), 2), ((640, 480), 3), ((640, 480), 4), ((1280, 720), 3), ((1280, 720), 4),

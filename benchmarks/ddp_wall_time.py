@@ -14,12 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from fer_utils.checkpoint import load_checkpoint
+from fer_utils.model.checkpoint import load_checkpoint
 
 
 def run(processes: int, threads: int, options: list[str], profile: str, runs_dir: Path) -> dict:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
-               "-m", "fer_utils.train", "--profile", profile, "--no-progress", "--runs-dir", str(runs_dir),
+               "-m", "fer_utils.training.train", "--profile", profile, "--no-progress", "--runs-dir", str(runs_dir),
                "--set", *options]
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)})

@@ -16,8 +16,8 @@ import time
 
 import cv2
 import torch
+from devfaces import devfaces
 
-from fer_utils.devfaces import devfaces
 from fer_utils.paths import MODELS_DIR, devfaces_dir
 from fer_utils.provenance import cpu_description
 from fer_utils.realtime.detectors import DETECTORS, make_detector, search

@@ -17,11 +17,11 @@ import time
 
 import cv2
 import numpy as np
+from devfaces import devfaces
 from realtime_fps import CAMERA_LOOP, VIDEO_FILE_LOOP, OriginalLoop
 
-from fer_utils.classifier import SingleView, load_classifier
-from fer_utils.devfaces import devfaces
-from fer_utils.onnx_twin import fast_classifier
+from fer_utils.model.classifier import SingleView, load_classifier
+from fer_utils.model.onnx_twin import fast_classifier
 from fer_utils.paths import MODELS_DIR, devfaces_dir
 from fer_utils.provenance import cpu_description
 from fer_utils.realtime import EmotionRecognizer, draw

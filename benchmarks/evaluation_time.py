@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fer_utils.data import ensure_fer2013
+from fer_utils.data.fer2013 import ensure_fer2013
 from fer_utils.provenance import cpu_description
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ def worktree(ref: str, folder: Path, fer2013: Path) -> Path:
                    capture_output=True)
     (folder / "data").mkdir(exist_ok=True)
     (folder / "data" / "fer2013").symlink_to(fer2013)
-    subprocess.run([sys.executable, "-c", "from fer_utils.data import load_arrays; load_arrays()"], cwd=folder,
+    subprocess.run([sys.executable, "-c", "from fer_utils.data.fer2013 import load_arrays; load_arrays()"], cwd=folder,
                    check=True, capture_output=True)
     return folder
 
@@ -48,7 +48,7 @@ def clear_evaluation_caches(checkout: Path) -> None:
 
 def report(checkout: Path, output: Path, params: list[str]) -> float:
     """Seconds for the evaluate profile's report in ``checkout`` (its code, its caches), written to ``output``."""
-    command = [sys.executable, "-m", "fer_utils.pipeline", "--profile", "evaluate", "--quiet", "--output-dir",
+    command = [sys.executable, "-m", "fer_utils.report.pipeline", "--profile", "evaluate", "--quiet", "--output-dir",
                str(output), *[arg for param in params for arg in ("-p", param)]]
     env = {**os.environ, "PYTHONPATH": str(checkout)}  # the kernels import this checkout's fer_utils, not the install
     started = time.perf_counter()

@@ -27,18 +27,18 @@ from concurrent.futures import ProcessPoolExecutor
 
 import cv2
 import numpy as np
+from devfaces import devfaces
 from devfaces_video import run as run_video
 from realtime_fps import SCENES, run, run_camera, score
 
-from fer_utils.classifier import SingleView, load_classifier
-from fer_utils.data import load_arrays
-from fer_utils.devfaces import devfaces
-from fer_utils.footage import make_clip
-from fer_utils.onnx_twin import fast_classifier
+from fer_utils.data.fer2013 import load_arrays
+from fer_utils.model.classifier import SingleView, load_classifier
+from fer_utils.model.onnx_twin import fast_classifier
 from fer_utils.paths import MODELS_DIR, ROOT
 from fer_utils.provenance import cpu_description, git_commit
 from fer_utils.realtime import EmotionRecognizer, iou, make_detector
 from fer_utils.realtime.detectors import Faces, search, search_near, strongest
+from fer_utils.realtime.footage import make_clip
 from fer_utils.realtime.recognizer import match_patch, patch_of
 
 WRITTEN, TABLE = MODELS_DIR / "realtime-ablation.json", ROOT / "docs" / "realtime.md"

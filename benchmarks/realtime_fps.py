@@ -2,7 +2,7 @@
 
 Scenes are built from FER2013 test faces (so every face's label is known): 640x480 and 1280x720 clips with 1 to 8
 faces 30 to 300 px high over textured backgrounds, moving, growing and shrinking, with ten face-free frames in each
-clip (fer_utils.footage). These loops run over the same frames, in alternating rounds:
+clip (fer_utils.realtime.footage). These loops run over the same frames, in alternating rounds:
 
 - ours, a video file's loop (``EmotionRecognizer``, the headline): the demo's loop with its default detector and the
   realtime classifier (onnxruntime when installed), whose whole-frame searches also search the frame enlarged twice
@@ -37,13 +37,13 @@ import cv2
 import numpy as np
 
 from fer_utils import EMOTIONS
-from fer_utils.classifier import SingleView, load_classifier
-from fer_utils.data import load_arrays
-from fer_utils.footage import camera_feed, make_clip
-from fer_utils.onnx_twin import fast_classifier
+from fer_utils.data.fer2013 import load_arrays
+from fer_utils.model.classifier import SingleView, load_classifier
+from fer_utils.model.onnx_twin import fast_classifier
 from fer_utils.paths import MODELS_DIR
 from fer_utils.provenance import cpu_description
 from fer_utils.realtime import DEFAULT_DETECTOR, EmotionRecognizer, FaceResult, draw, iou
+from fer_utils.realtime.footage import camera_feed, make_clip
 
 PHOTOS_JSON, VIDEO_JSON = MODELS_DIR / "devfaces-detectors.json", MODELS_DIR / "devfaces-video.json"
 # The loop of the figures at the top of the JSON: a video file's, which sees every frame as this benchmark hands them,

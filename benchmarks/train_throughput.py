@@ -18,13 +18,21 @@ from dataclasses import replace
 
 import torch
 
-from fer_utils.config import training_config
-from fer_utils.data import load_arrays, pixel_stats
+from fer_utils.data.fer2013 import load_arrays, pixel_stats
 from fer_utils.device import describe_device, native_bf16, pick_device
-from fer_utils.distributed import Ranks
-from fer_utils.models import model_config
-from fer_utils.schedule import Clock
-from fer_utils.train import Run, build, fast_batches, torchvision_loader, train_step, use_bf16, use_channels_last
+from fer_utils.model.network import model_config
+from fer_utils.training.config import training_config
+from fer_utils.training.distributed import Ranks
+from fer_utils.training.schedule import Clock
+from fer_utils.training.train import (
+    Run,
+    build,
+    fast_batches,
+    torchvision_loader,
+    train_step,
+    use_bf16,
+    use_channels_last,
+)
 
 
 def images_per_second(config, model_cfg: dict, device: torch.device, batches, images: int, bf16: bool,

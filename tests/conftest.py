@@ -46,7 +46,7 @@ def tiny_data(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_run(tiny_data, tmp_path_factory):
     """A three-epoch training run on random faces: a real checkpoint in seconds."""
-    from fer_utils import train
+    from fer_utils.training import train
 
     runs = tmp_path_factory.mktemp("runs")
     return train.train("smoke", {**TINY, "data_dir": str(tiny_data)}, runs, progress=False)

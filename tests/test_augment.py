@@ -5,10 +5,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fer_utils import augment, loaders, models, train
-from fer_utils.config import TrainConfig, training_config
-from fer_utils.distributed import Ranks
-from fer_utils.schedule import Clock
+from fer_utils.model import network as models
+from fer_utils.training import augment, loaders, train
+from fer_utils.training.config import TrainConfig, training_config
+from fer_utils.training.distributed import Ranks
+from fer_utils.training.schedule import Clock
 
 
 def coded_batch(n=32):

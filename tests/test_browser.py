@@ -18,10 +18,10 @@ import papermill as pm
 import pytest
 from conftest import real_fer2013
 
-from fer_utils import pipeline
-from fer_utils.data import load_arrays
+from fer_utils.data.fer2013 import load_arrays
 from fer_utils.paths import NOTEBOOKS_DIR
-from fer_utils.video import make_demo_video
+from fer_utils.realtime.video import make_demo_video
+from fer_utils.report import pipeline
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 NOTEBOOK = "05-webcam-demo.ipynb"

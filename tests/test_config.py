@@ -5,9 +5,10 @@ import sys
 
 import pytest
 
-from fer_utils import config, pipeline
-from fer_utils.config import ConfigError, TrainConfig, training_config
 from fer_utils.paths import ROOT
+from fer_utils.report import pipeline
+from fer_utils.training import config
+from fer_utils.training.config import ConfigError, TrainConfig, training_config
 
 
 @pytest.mark.parametrize("key, value, allowed", [
@@ -83,11 +84,12 @@ def test_notebook_parameters_sit_in_their_own_section_which_the_pipeline_checks(
         pipeline.notebook_inputs(str(profile), {}, tmp_path, tmp_path)
 
 
+@pytest.mark.slow  # a process of its own
 def test_training_configuration_needs_no_notebooks(tmp_path):
     """config is the lowest layer: a copy of the package and the profiles, without notebooks/, trains."""
     shutil.copytree(ROOT / "fer_utils", tmp_path / "fer_utils", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(config.CONFIG_DIR, tmp_path / "configs")
-    code = (f"import fer_utils.config as c; assert c.__file__.startswith({str(tmp_path)!r}); "
+    code = (f"import fer_utils.training.config as c; assert c.__file__.startswith({str(tmp_path)!r}); "
             "print(c.training_config('smoke').epochs)")
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(tmp_path)})
@@ -118,8 +120,9 @@ def test_training_overrides_that_notebook_02_does_not_declare_reach_it_as_option
     assert pipeline.notebook_inputs("evaluate", {}, tmp_path, tmp_path)["03-evaluation"]["checkpoint"] == ""
 
 
+@pytest.mark.slow  # a process of its own
 def test_the_training_command_line_says_what_is_wrong_without_a_traceback():
-    done = subprocess.run([sys.executable, "-m", "fer_utils.train", "--profile", "smoke", "--set", "amp=bf61"],
+    done = subprocess.run([sys.executable, "-m", "fer_utils.training.train", "--profile", "smoke", "--set", "amp=bf61"],
                           capture_output=True, text=True)
     assert done.returncode == 2
     assert "amp must be one of auto, bf16, off; got 'bf61'" in done.stderr and "Traceback" not in done.stderr

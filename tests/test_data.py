@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from conftest import SAMPLE_DIR, write_tiny_fer, zip_folder
 
-from fer_utils import EMOTIONS, audit, data
-from fer_utils.data import DatasetError
+from fer_utils import EMOTIONS
+from fer_utils.data import audit
+from fer_utils.data import fer2013 as data
+from fer_utils.data.fer2013 import DatasetError
 
 
 def test_existing_folder_is_used_as_it_is(tiny_fer, no_sources):

@@ -12,12 +12,12 @@ import pytest
 import torch
 from conftest import TINY
 
-from fer_utils.checkpoint import load_checkpoint
-from fer_utils.classifier import load_classifier
+from fer_utils.model.checkpoint import load_checkpoint
+from fer_utils.model.classifier import load_classifier
 
 pytestmark = pytest.mark.slow
 
-# Runs fer_utils.train and records, through Python's audit hooks, every file this process opened for writing.
+# Runs fer_utils.training.train and records, through Python's audit hooks, every file this process opened for writing.
 RECORD_WRITES = """
 import json, os, sys
 
@@ -32,7 +32,7 @@ def audit(event, args):
         written.add(os.path.abspath(os.fsdecode(args[1])))
 
 sys.addaudithook(audit)
-from fer_utils.train import main
+from fer_utils.training.train import main
 
 try:
     main(sys.argv[1:])
@@ -121,10 +121,10 @@ def test_resuming_with_another_number_of_processes_is_a_clear_error(tiny_data, t
     runs = tmp_path / "runs"
     finish(torchrun(tmp_path, runs, options(tiny_data, epochs=1)))
     state = load_checkpoint(runs / "smoke" / "last.pt")
-    from fer_utils.checkpoint import save_checkpoint
+    from fer_utils.model.checkpoint import save_checkpoint
 
     save_checkpoint(runs / "smoke" / "last.pt", {**state, "finished": False})
-    result = subprocess.run([sys.executable, "-m", "fer_utils.train", "--profile", "smoke", "--no-progress",
+    result = subprocess.run([sys.executable, "-m", "fer_utils.training.train", "--profile", "smoke", "--no-progress",
                              "--runs-dir", str(runs), "--set", *options(tiny_data, epochs=1)],
                             capture_output=True, text=True)
     assert result.returncode == 2

@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-from fer_utils.imports import modules
 from fer_utils.paths import CONFIG_DIR, NOTEBOOKS_DIR, ROOT
-from fer_utils.pipeline import notebook_parameters
 from fer_utils.realtime import DETECTORS
+from fer_utils.report.imports import modules
+from fer_utils.report.pipeline import notebook_parameters
 
 PROFILE = re.compile(r"PROFILE=([a-z][\w-]*)|--profile[ =]([a-z][\w-]*)|`([a-z][\w-]*)` profile")
 DETECTOR = re.compile(r"--detector[ =]([a-z-]+)|detector=\"([a-z-]+)\"")

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from fer_utils import EMOTIONS, calibration, evaluate, findings, perturb
+from fer_utils import EMOTIONS
+from fer_utils.evaluation import calibration, evaluate, perturb
+from fer_utils.report import findings
 from fer_utils.scores import softmax
 
 
@@ -30,7 +32,7 @@ def test_table_puts_the_original_beside_ours():
 
 
 def test_split_accuracies_and_leak_free(tmp_path):
-    from fer_utils.data import FERArrays
+    from fer_utils.data.fer2013 import FERArrays
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (6, 48, 48), dtype=np.uint8)

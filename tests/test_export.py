@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 from conftest import SAMPLE_DIR
 
-from fer_utils import data, export
-from fer_utils.classifier import load_classifier
+from fer_utils.data import fer2013 as data
+from fer_utils.model import export
+from fer_utils.model.classifier import load_classifier
 
 
 @pytest.mark.parametrize("fmt,suffix", [("torchscript", ".ts"), ("onnx", ".onnx")])
@@ -38,7 +39,7 @@ def test_int8_quantisation_stays_close_to_fp32(tiny_run, tmp_path):
 
 def test_fast_classifier_precision_and_its_fallback(tiny_run, tmp_path, capsys, no_sources):
     pytest.importorskip("onnxruntime")
-    from fer_utils.onnx_twin import OnnxClassifier, fast_classifier
+    from fer_utils.model.onnx_twin import OnnxClassifier, fast_classifier
 
     classifier = load_classifier(tiny_run["best_checkpoint"], device="cpu")
     with pytest.raises(ValueError, match="precision must be one of int8, fp32"):
@@ -51,7 +52,7 @@ def test_fast_classifier_precision_and_its_fallback(tiny_run, tmp_path, capsys, 
 
 def test_a_rejected_int8_twin_is_not_measured_again(tiny_run, tiny_data, tmp_path, monkeypatch, capsys):
     pytest.importorskip("onnxruntime")
-    from fer_utils import onnx_twin
+    from fer_utils.model import onnx_twin
 
     classifier = load_classifier(tiny_run["best_checkpoint"], device="cpu")
     monkeypatch.setattr(onnx_twin, "CALIBRATION_FACES", 12)  # of the 24 tiny training faces: 12 more are held out

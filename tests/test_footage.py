@@ -1,6 +1,6 @@
 """The synthetic footage's camera feed, driven by a fake clock."""
 
-from fer_utils.footage import camera_feed
+from fer_utils.realtime.footage import camera_feed
 
 
 class FakeClock:

@@ -3,35 +3,38 @@ functions count), never by importing it."""
 
 import pytest
 
-from fer_utils.imports import PACKAGE, import_graph, imported_modules, modules, notebook_modules
+from fer_utils.report.imports import PACKAGE, import_graph, imported_modules, modules, notebook_modules
 
-# Lowest first. A module imports only modules of lower layers (the package's __init__ is above them all).
-LAYERS = [
-    ["labels", "paths", "device", "scores", "imports", "engines", "logit_cache", "benchmark_results"],  # no imports
-    ["provenance", "config", "data", "models", "views", "checkpoint", "devfaces", "footage",  # options, arrays, ...
-     "realtime.crops"],
-    ["audit", "augment", "schedule", "distributed", "classifier", "perturb", "calibration", "realtime.sources"],
-    ["splits", "loaders", "runs", "export", "gradcam", "evaluate", "realtime.detectors"],
-    ["train", "onnx_twin", "plots", "findings", "levers", "realtime.recognizer"],
-    ["sweep", "gpu_profiles", "study", "results", "realtime.drawing"],
-    ["realtime"],  # realtime: the package, its parts re-exported
-    ["video"],
-    ["predict", "webcam", "widgets", "pipeline"],
-    ["__init__"],
-]
+# The stages, in the order the data flows: a module imports only modules of its own stage or of the stages before it
+# (the base modules at the top of the package are the first stage; the package's own __init__ may import any).
+STAGES = ["base", "data", "model", "evaluation", "training", "realtime", "report"]
+
+
+def stage_of(name: str) -> int:
+    """The stage of a module by its dotted name inside the package: its subpackage, else the base modules."""
+    first = name.split(".")[0]
+    return STAGES.index(first) if first in STAGES else 0
+
+
 MAX_LINES = 400
 
 
-def test_every_module_has_a_layer():
-    layered = [name for layer in LAYERS for name in layer]
-    assert sorted(layered) == sorted(import_graph()), "add a new module to LAYERS (and to DEVELOPERS.md)"
+def test_the_package_holds_only_the_stages_and_a_few_base_modules():
+    top = {name for name in import_graph() if "." not in name and name != "__init__"}
+    assert top - set(STAGES) == {"labels", "paths", "device", "scores", "provenance"}, \
+        "a new module belongs in the stage whose data it works on (fer_utils/<stage>/)"
 
 
-def test_no_module_imports_one_of_its_own_or_a_higher_layer():
-    layer_of = {name: i for i, layer in enumerate(LAYERS) for name in layer}
-    upward = [f"{name} imports {other}" for name, imports in import_graph().items() for other in sorted(imports)
-              if layer_of[other] >= layer_of[name]]
+def test_no_module_imports_one_of_a_later_stage():
+    upward = [f"{name} ({STAGES[stage_of(name)]}) imports {other} ({STAGES[stage_of(other)]})"
+              for name, imports in import_graph().items() if name != "__init__" for other in sorted(imports)
+              if stage_of(other) > stage_of(name)]
     assert not upward
+
+
+def test_the_stage_rule_catches_an_upward_import():
+    assert stage_of("labels") == 0 and stage_of("data.fer2013") == 1 and stage_of("report.plots") == 6
+    assert stage_of("realtime") == stage_of("realtime.recognizer") == 5 > stage_of("model.classifier")
 
 
 def test_there_is_no_circle_among_the_imports():

@@ -8,15 +8,15 @@ import pytest
 import torch
 from conftest import QUICK
 
-from fer_utils import classifier as classifier_module
-from fer_utils import levers, train
-from fer_utils.benchmark_results import render_levers
-from fer_utils.checkpoint import load_checkpoint
-from fer_utils.classifier import load_classifier
-from fer_utils.config import ConfigError, TrainConfig, training_config
-from fer_utils.data import load_arrays
+from fer_utils.data.fer2013 import load_arrays
+from fer_utils.data.splits import training_split
+from fer_utils.model import classifier as classifier_module
+from fer_utils.model.checkpoint import load_checkpoint
+from fer_utils.model.classifier import load_classifier
 from fer_utils.provenance import file_sha256
-from fer_utils.splits import training_split
+from fer_utils.report.benchmark_results import render_levers
+from fer_utils.training import levers, train
+from fer_utils.training.config import ConfigError, TrainConfig, training_config
 
 
 def test_distillation_and_refit_options_are_checked():

@@ -8,12 +8,12 @@ import papermill as pm
 import pytest
 from conftest import real_fer2013
 
-from fer_utils import pipeline
-from fer_utils.classifier import load_classifier
-from fer_utils.config import NOTEBOOK_SECTION, TRAINING_OPTIONS, load_profile
-from fer_utils.data import load_arrays
+from fer_utils.data.fer2013 import load_arrays
+from fer_utils.model.classifier import load_classifier
 from fer_utils.paths import CONFIG_DIR, NOTEBOOKS_DIR, ROOT
+from fer_utils.report import pipeline
 from fer_utils.scores import accuracy
+from fer_utils.training.config import NOTEBOOK_SECTION, TRAINING_OPTIONS, load_profile
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]-*.ipynb"))
 LOOPS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef, ast.For, ast.While, ast.ListComp, ast.SetComp,
@@ -108,7 +108,7 @@ def test_smoke_pipeline_writes_every_report(tmp_path, monkeypatch):
 
 
 def test_command_line_pairs_are_typed():
-    from fer_utils.config import parse_pairs
+    from fer_utils.training.config import parse_pairs
 
     assert parse_pairs(["epochs=3", "lr=0.01", "tta=flip", "train_model=false"]) == {
         "epochs": 3, "lr": 0.01, "tta": "flip", "train_model": False}

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from fer_utils import views
-from fer_utils.classifier import load_classifier
-from fer_utils.engines import TOLERANCE, TorchForward, onnx_forward
-from fer_utils.logit_cache import LogitCache, faces_hash
+from fer_utils.model import views
+from fer_utils.model.classifier import load_classifier
+from fer_utils.model.engines import TOLERANCE, TorchForward, onnx_forward
+from fer_utils.model.logit_cache import LogitCache, faces_hash
 
 
 class CountingForward(TorchForward):

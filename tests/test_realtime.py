@@ -9,10 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from fer_utils import EMOTIONS, plots, realtime, video
-from fer_utils.classifier import load_classifier
+from fer_utils import EMOTIONS, realtime
+from fer_utils.model.classifier import load_classifier
+from fer_utils.realtime import video
 from fer_utils.realtime.detectors import search, search_near
-from fer_utils.video import make_demo_video, run_video, score_against_truth
+from fer_utils.realtime.video import make_demo_video, run_video, score_against_truth
+from fer_utils.report import plots
 
 
 class RecordingClassifier:
@@ -312,7 +314,7 @@ def test_fuzzed_frames_work_or_raise_the_documented_error(detector, frame):
 
 
 def test_a_video_without_frames_is_a_clear_error_that_predict_reports(tmp_path, tiny_run, monkeypatch, capsys):
-    from fer_utils import predict
+    from fer_utils.realtime import predict
 
     monkeypatch.setattr(video, "frames", lambda *args, **kwargs: iter(()))
     clip = tmp_path / "clip.mp4"

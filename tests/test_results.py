@@ -4,12 +4,14 @@ import re
 import numpy as np
 import pytest
 
-from fer_utils import EMOTIONS, evaluate, results
-from fer_utils.checkpoint import load_checkpoint
-from fer_utils.classifier import load_classifier
-from fer_utils.config import TrainConfig, training_config
+from fer_utils import EMOTIONS
+from fer_utils.evaluation import evaluate
+from fer_utils.model.checkpoint import load_checkpoint
+from fer_utils.model.classifier import load_classifier
 from fer_utils.paths import ROOT
 from fer_utils.provenance import cpu_description, file_sha256
+from fer_utils.report import results
+from fer_utils.training.config import TrainConfig, training_config
 
 
 def generated(path) -> str:
@@ -21,8 +23,9 @@ def test_readme_results_agree_with_the_shipped_metrics():
     metrics = json.loads(results.METRICS.read_text())
     realtime = json.loads(results.REALTIME.read_text())
     assert generated(ROOT / "README.md") == results.render_results(metrics, realtime), \
-        "run: python -m fer_utils.results render"
-    assert generated(results.BENCHMARKS_PAGE) == results.benchmark_results(), "run: python -m fer_utils.results render"
+        "run: python -m fer_utils.report.results render"
+    assert generated(results.BENCHMARKS_PAGE) == results.benchmark_results(), \
+        "run: python -m fer_utils.report.results render"
     assert metrics["provenance"]["checkpoint_sha256"] == file_sha256(results.SHIPPED_CHECKPOINT)
     assert results.SHIPPED_CHECKPOINT.stat().st_size <= 25e6
 
@@ -33,7 +36,7 @@ def test_the_shipped_model_is_retrained_by_the_profile_it_names():
     trained = load_checkpoint(results.SHIPPED_CHECKPOINT)["config"]
     today, defaults = training_config(trained["profile"]).as_dict(), TrainConfig().as_dict()
     assert {key: trained.get(key, defaults[key]) for key in today} == today
-    assert "python -m fer_utils.train --profile cpu" in (results.MODELS_DIR / "README.md").read_text()
+    assert "python -m fer_utils.training.train --profile cpu" in (results.MODELS_DIR / "README.md").read_text()
 
 
 def fake_metrics() -> dict:
@@ -124,7 +127,7 @@ def test_metrics_of_another_checkpoint_are_not_adopted(tmp_path, monkeypatch):
 
 
 def test_the_benchmark_tables_come_from_their_json():
-    from fer_utils.benchmark_results import render_detectors, render_evaluation_time, render_video
+    from fer_utils.report.benchmark_results import render_detectors, render_evaluation_time, render_video
 
     detectors = {"machine": "cpu", "rounds": 2, "photos": 3, "faces_counted": 8, "detectors": {
         "haar": {"found": 0.5, "boxes_beyond_count": 4, "beyond_per_photo": 1.333, "ms_per_photo": 99.6},

@@ -13,12 +13,14 @@ from conftest import QUICK, TINY
 from torchvision.models import resnet18
 
 import fer_utils
-from fer_utils import augment, loaders, models, schedule, train, views
-from fer_utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from fer_utils.classifier import load_classifier, to_faces
-from fer_utils.config import ConfigError, TrainConfig
-from fer_utils.data import FERArrays
-from fer_utils.splits import training_split
+from fer_utils.data.fer2013 import FERArrays
+from fer_utils.data.splits import training_split
+from fer_utils.model import network as models
+from fer_utils.model import views
+from fer_utils.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from fer_utils.model.classifier import load_classifier, to_faces
+from fer_utils.training import augment, loaders, schedule, train
+from fer_utils.training.config import ConfigError, TrainConfig
 
 
 @pytest.mark.parametrize("stem", models.STEMS)
@@ -170,7 +172,7 @@ def test_checkpoint_round_trip(tiny_run, tiny_data):
     assert state["classes"] == list(fer_utils.EMOTIONS) and state["epoch"] == tiny_run["best_epoch"]
     assert state["provenance"]["data_hash"] and state["provenance"]["profile"] == "smoke"
     classifier = load_classifier(tiny_run["best_checkpoint"], device="cpu")
-    arrays = fer_utils.data.load_arrays(tiny_data, verbose=False).split("test")
+    arrays = fer_utils.data.fer2013.load_arrays(tiny_data, verbose=False).split("test")
     probs = classifier.predict_proba(arrays.images, tta="none")  # one view: what the network alone gives
     assert probs.shape == (len(arrays), 7) and probs.dtype == np.float32
     np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
@@ -183,7 +185,7 @@ def test_checkpoint_round_trip(tiny_run, tiny_data):
 
 def test_classifier_takes_crops_of_any_size_and_colour(tiny_run, tiny_data):
     classifier = load_classifier(tiny_run["best_checkpoint"], device="cpu")
-    face = fer_utils.data.load_arrays(tiny_data, verbose=False).images[0]
+    face = fer_utils.data.fer2013.load_arrays(tiny_data, verbose=False).images[0]
     big_gray = np.kron(face, np.ones((3, 3), np.uint8))  # 144x144
     bgr = np.repeat(face[:, :, None], 3, axis=2)
     bgra = np.concatenate([bgr, np.full((48, 48, 1), 255, np.uint8)], axis=2)
@@ -247,7 +249,8 @@ def test_atomic_save_leaves_no_temporary_files(tmp_path):
 def test_a_killed_run_resumes_to_the_same_result(tiny_data, tmp_path):
     options = ["batch_size=8", "epochs=4", "stem=imagenet", "optimizer=adam", "lr=0.003", f"data_dir={tiny_data}",
                "mixup=0.2", "ema=0.9", "crop=true", "input_size=40"]
-    command = [sys.executable, "-m", "fer_utils.train", "--profile", "smoke", "--no-progress", "--set", *options]
+    command = [sys.executable, "-m", "fer_utils.training.train", "--profile", "smoke", "--no-progress", "--set",
+               *options]
     subprocess.run([*command[:3], "--profile", "smoke", "--no-progress", "--runs-dir", str(tmp_path / "whole"),
                     "--set", *options], check=True, capture_output=True)
 
@@ -274,10 +277,10 @@ def test_a_killed_run_resumes_to_the_same_result(tiny_data, tmp_path):
 
 
 def test_gradcam_shape_and_range(tiny_run, tiny_data):
-    from fer_utils.gradcam import gradcam
+    from fer_utils.evaluation.gradcam import gradcam
 
     classifier = load_classifier(tiny_run["best_checkpoint"], device="cpu")
-    faces = fer_utils.data.load_arrays(tiny_data, verbose=False).images[:5]
+    faces = fer_utils.data.fer2013.load_arrays(tiny_data, verbose=False).images[:5]
     heat = gradcam(classifier, faces)
     assert heat.shape == (5, 48, 48) and heat.dtype == np.float32
     assert heat.min() >= 0 and heat.max() <= 1 + 1e-6
@@ -303,7 +306,7 @@ def test_the_checkpoint_carries_the_views_chosen_on_validation_and_the_default_c
     assert set(state["tta_val_acc"]) == set(views.TTA_MODES)
     assert state["tta_val_acc"][state["tta"]] == max(state["tta_val_acc"].values())
     classifier = load_classifier(tiny_run["best_checkpoint"], device="cpu")
-    faces = fer_utils.data.load_arrays(tiny_data, verbose=False).images[:6]
+    faces = fer_utils.data.fer2013.load_arrays(tiny_data, verbose=False).images[:6]
     assert classifier.tta == state["tta"]
     np.testing.assert_array_equal(classifier.predict_proba(faces), classifier.predict_proba(faces, tta=state["tta"]))
     with pytest.raises(ValueError, match="tta must be one of none, flip, ten-crop"):
@@ -313,8 +316,8 @@ def test_the_checkpoint_carries_the_views_chosen_on_validation_and_the_default_c
 def test_torchvision_pipeline_trains_on_the_chosen_images_with_max_per_class(tiny_data):
     """The original study's loader indexes its own ImageFolder: with max_per_class it must still load the images
     that the split chose (it once used the split's indices on the whole folder)."""
-    train_all = fer_utils.data.load_arrays(tiny_data, verbose=False).split("train").per_class(5)
-    train_index, _ = fer_utils.data.train_val_indices(train_all.labels, 0.1, 0)
+    train_all = fer_utils.data.fer2013.load_arrays(tiny_data, verbose=False).split("train").per_class(5)
+    train_index, _ = fer_utils.data.fer2013.train_val_indices(train_all.labels, 0.1, 0)
     config = TrainConfig(data_dir=str(tiny_data), flip=0.0, rotation=0.0, translate=0.0, batch_size=1, num_workers=0)
     loader = loaders.torchvision_loader(config, cfg(), train_all.names[train_index], 0)
     seen = sorted((x[0, 0] * 255).round().to(torch.uint8).numpy().tobytes() for x, _ in loader)
@@ -335,10 +338,10 @@ def test_exponential_moving_average_is_what_is_evaluated_and_saved(tiny_data, tm
 def test_clean_leaves_out_blank_images_and_duplicates_that_disagree(tmp_path):
     from conftest import write_tiny_fer
 
-    from fer_utils.audit import noisy_training_images
+    from fer_utils.data.audit import noisy_training_images
 
     folder = write_tiny_fer(tmp_path / "fer", train=6)
-    arrays = fer_utils.data.load_arrays(folder, verbose=False)
+    arrays = fer_utils.data.fer2013.load_arrays(folder, verbose=False)
     train_at = np.flatnonzero(arrays.splits == "train")  # 6 faces of each class, class by class
     arrays.images[train_at[0]] = 7  # blank
     arrays.images[train_at[7]] = arrays.images[train_at[1]]  # the same face labelled angry and disgust
@@ -354,14 +357,14 @@ def test_clean_leaves_out_blank_images_and_duplicates_that_disagree(tmp_path):
     assert (len(split.train), len(split.val), split.left_out) == (info["train_images"], info["val_images"],
                                                                    info["left_out"])
     assert not set(split.train.names) & set(arrays.split("train").names[noisy])
-    mean, std = fer_utils.data.pixel_stats(split.train.images)  # training normalised with its own images' statistics
+    mean, std = fer_utils.data.fer2013.pixel_stats(split.train.images)  # normalised with its own images' statistics
     model = load_checkpoint(result["best_checkpoint"])["model"]
     assert (model["mean"], model["std"]) == (round(mean, 4), round(std, 4))
 
 
 
 def test_the_gpu_profiles_command_trains_evaluates_and_records_the_fallback(offline, tiny_data, tmp_path):
-    from fer_utils import gpu_profiles
+    from fer_utils.training import gpu_profiles
 
     output = tmp_path / "gpu.json"
     with pytest.warns(UserWarning, match="ImageNet weights for ResNet18 are unavailable"):

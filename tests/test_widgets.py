@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from test_realtime import RecordingClassifier, face_frame
 
-from fer_utils import EMOTIONS, realtime, widgets
-from fer_utils.video import make_demo_video
+from fer_utils import EMOTIONS, realtime
+from fer_utils.realtime import widgets
+from fer_utils.realtime.video import make_demo_video
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
-"""Live emotion recognition on frames. One concern a module, in the order a frame meets them: ``sources`` (frames
-in: a camera, a video, an image or a folder), ``detectors`` (faces found), ``crops`` (faces cut out), ``recognizer``
-(the loop: faces followed, classified and smoothed) and ``drawing`` (the overlay)."""
+"""Stage 5, realtime: live emotion recognition on frames. One concern a module, in the order a frame meets them:
+``sources`` (frames in: a camera, a video, an image or a folder), ``detectors`` (faces found), ``crops`` (faces cut
+out), ``recognizer`` (the loop: faces followed, classified and smoothed) and ``drawing`` (the overlay); then what uses
+the loop: ``video`` (annotated videos), ``footage`` (synthetic scenes with ground truth), ``widgets`` (the notebook's
+cameras), ``webcam`` and ``predict`` (command lines). Imports the base modules, ``data`` and ``model``."""
 
 from .crops import CROP_MARGINS, crop_face
 from .detectors import DEFAULT_DETECTOR, DETECTORS, iou, make_detector

@@ -9,17 +9,17 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..classifier import FERClassifier, SingleView
 from ..labels import EMOTIONS
+from ..model.classifier import FERClassifier, SingleView
 from .crops import CROP_MARGINS, crop_face
 from .detectors import (
-           DEFAULT_DETECTOR,
-           iou,
-           make_detector,
-           neighbourhood,
-           search,
-           search_near,
-           shrink,
+    DEFAULT_DETECTOR,
+    iou,
+    make_detector,
+    neighbourhood,
+    search,
+    search_near,
+    shrink,
 )
 from .sources import is_camera, is_still, to_gray
 

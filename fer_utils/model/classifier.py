@@ -1,0 +1,155 @@
+"""A trained checkpoint as a classifier: ``load_classifier(path).predict_proba(faces)`` in PyTorch (the realtime
+path's onnxruntime twin is ``fer_utils.model.onnx_twin``)."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..data.fer2013 import IMAGE_SIZE
+from ..device import pick_device
+from ..labels import EMOTIONS
+from ..paths import DATA_DIR, RUNS_DIR, SHIPPED_CHECKPOINT
+from ..provenance import file_sha256
+from ..scores import softmax
+from .checkpoint import CheckpointError, load_checkpoint
+from .engines import TorchForward, onnx_forward
+from .logit_cache import LogitCache
+from .network import build_model
+from .views import mean_of_views, view_logits, view_names
+
+ENGINES = ("torch", "auto")  # auto: onnxruntime on a CPU where it is installed and matches PyTorch, else torch
+LOGITS_CACHE = DATA_DIR / "cache" / "logits"
+
+
+def default_checkpoint() -> Path:
+    """The shipped checkpoint if there is one, else the newest best.pt under runs/."""
+    if SHIPPED_CHECKPOINT.is_file():
+        return SHIPPED_CHECKPOINT
+    trained = sorted(RUNS_DIR.glob("*/best.pt"), key=lambda p: p.stat().st_mtime)
+    if not trained:
+        raise CheckpointError(
+            f"No checkpoint found: neither {SHIPPED_CHECKPOINT} nor any runs/*/best.pt. "
+            "Train one with notebook 02 or `python -m fer_utils.training.train --profile cpu`."
+        )
+    return trained[-1]
+
+
+def to_faces(faces) -> np.ndarray:
+    """A uint8 array (N,48,48), from such an array or from a list of grayscale/BGR/BGRA crops of any size."""
+    if isinstance(faces, np.ndarray) and faces.ndim == 3 and faces.dtype == np.uint8:
+        crops = list(faces) if faces.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) else None
+        if crops is None:
+            return faces
+    elif isinstance(faces, (list, tuple)):
+        crops = list(faces)
+    else:
+        raise TypeError("faces must be a uint8 array (N,48,48) or a list of face crops (H,W), (H,W,3) or (H,W,4)")
+    out = np.empty((len(crops), IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    for i, crop in enumerate(crops):
+        crop = np.asarray(crop)
+        if crop.ndim == 3 and crop.shape[2] in (3, 4):
+            crop = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY if crop.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+        if crop.ndim != 2 or crop.size == 0:
+            raise ValueError(f"face {i} has shape {crop.shape}; expected (H,W), (H,W,3) or (H,W,4)")
+        if crop.dtype != np.uint8:
+            crop = np.clip(crop, 0, 255).astype(np.uint8)
+        shrinking = crop.shape[0] > IMAGE_SIZE or crop.shape[1] > IMAGE_SIZE
+        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        out[i] = cv2.resize(crop, (IMAGE_SIZE, IMAGE_SIZE), interpolation=interpolation)
+    return out
+
+
+class FERClassifier:
+    """A ResNet18 and its preprocessing, batched on one device. Predictions average the test-time views that the
+    checkpoint chose on validation (``tta``), unless a call names others. ``forward`` runs the network (PyTorch, or
+    its onnxruntime twin; ``fer_utils.model.engines``); with a ``cache``, the logits of each image set and view are
+    computed once."""
+
+    def __init__(self, model: torch.nn.Module, model_cfg: dict, device: torch.device, checkpoint: dict, path: Path,
+                 forward=None, cache: LogitCache | None = None):
+        self.model = model.eval()
+        self.model_cfg = model_cfg
+        self.device = device
+        self.checkpoint_path = path
+        self.provenance = checkpoint.get("provenance", {})
+        self.config = checkpoint.get("config", {})
+        self.tta = checkpoint.get("tta", "none")
+        self.tta_val_acc = checkpoint.get("tta_val_acc", {})
+        self.classes = EMOTIONS
+        self.forward = forward or TorchForward(self.model)
+        self.cache = cache
+
+    def view_logits(self, faces, views, batch_size: int = 512, cache: bool = True) -> dict[str, np.ndarray]:
+        """{view: logits (N,7)} for the named views (``fer_utils.model.views.VIEWS``), from the cache where it has
+        them."""
+        faces = to_faces(faces)
+        cache = self.cache if cache else None
+        found = cache.load(faces, views) if cache else {}
+        missing = [view for view in views if view not in found]
+        if missing:
+            computed = view_logits(self.forward, torch.from_numpy(faces).to(self.device), self.model_cfg, missing,
+                                   batch_size)
+            computed = {view: logits.cpu().numpy() for view, logits in computed.items()}
+            if cache:
+                cache.save(faces, computed)
+            found.update(computed)
+        return found
+
+    def logits(self, faces, tta: str | None = None, batch_size: int = 512, cache: bool = True) -> np.ndarray:
+        """Logits (N,7), averaged over the test-time views (``tta``: none, flip or ten-crop; default: the
+        checkpoint's)."""
+        views = view_names(self.tta if tta is None else tta)
+        return mean_of_views(self.view_logits(faces, views, batch_size, cache), views).numpy()
+
+    def predict_proba(self, faces, tta: str | None = None, batch_size: int = 512, cache: bool = True) -> np.ndarray:
+        """Probabilities (N,7), float32, in ``fer_utils.EMOTIONS`` order."""
+        return softmax(self.logits(faces, tta, batch_size, cache))  # float32, as the logits
+
+    def __repr__(self) -> str:
+        cfg = self.model_cfg
+        return (f"FERClassifier({self.checkpoint_path}, resnet18 stem={cfg['stem']}, input {cfg['input_size']}px "
+                f"{'crops' if cfg.get('crop') else 'resized'} x {cfg['in_channels']}ch, test-time views {self.tta}, "
+                f"device={self.device}, {self.forward.name}{', logits cached' if self.cache else ''})")
+
+
+def load_classifier(path: Path | str | None = None, device: str = "auto", engine: str = "torch",
+                    cache: bool = False) -> FERClassifier:
+    """Load a fer-study checkpoint (default: ``default_checkpoint()``) onto a device. ``engine`` "auto" runs the
+    network in onnxruntime on a CPU where that is installed; ``cache`` keeps the logits under data/cache/logits."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+    path = Path(path) if path else default_checkpoint()
+    checkpoint = load_checkpoint(path)
+    cfg = checkpoint["model"]
+    model, _ = build_model(cfg["stem"], cfg["in_channels"])
+    try:
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                               for k, v in checkpoint["state_dict"].items()})
+    except RuntimeError as err:
+        raise CheckpointError(f"{path}: its weights do not fit a ResNet18 with stem {cfg['stem']!r} "
+                              f"and {cfg['in_channels']} channel(s): {str(err)[:300]}") from err
+    target = pick_device(device, verbose=False)
+    model = model.to(target).eval()
+    digest = file_sha256(path) if engine == "auto" or cache else ""
+    forward = None
+    if engine == "auto" and target.type == "cpu":
+        input_shape = (cfg["in_channels"], cfg["input_size"], cfg["input_size"])
+        forward = onnx_forward(model, input_shape, DATA_DIR / "cache" / f"network-{digest[:16]}.onnx")
+    forward = forward or TorchForward(model)
+    logits_cache = LogitCache(LOGITS_CACHE, digest, forward.name) if cache else None
+    return FERClassifier(model, cfg, target, checkpoint, path, forward, logits_cache)
+
+
+class SingleView:
+    """A classifier that always predicts from one view (no test-time augmentation), for realtime use."""
+
+    def __init__(self, classifier: FERClassifier):
+        self.classifier = classifier
+
+    def predict_proba(self, faces) -> np.ndarray:
+        return self.classifier.predict_proba(faces, tta="none", cache=False)  # a frame's faces: never kept
+
+    def __repr__(self) -> str:
+        return f"{self.classifier!r}, one view"

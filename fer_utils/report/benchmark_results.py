@@ -1,0 +1,105 @@
+"""The README's tables of the benchmarks whose JSON is kept in models/: the detectors on the real photos, the demo
+on the real videos with where its time goes, the crops, the evaluation report's time and the levers toward 70 %.
+Text from the JSON, never by hand."""
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f} %"
+
+
+def render_detectors(result: dict) -> list[str]:
+    """benchmarks/devfaces_detectors.py: faces found on the real photos, boxes beyond the count, time."""
+    lines = [f"Face detectors on the real photos (`benchmarks/devfaces_detectors.py` on {result['machine']}, one "
+             f"thread, best of {result['rounds']} alternating rounds): the {result['photos']} photos of "
+             f"`../shared/devfaces` whose faces were counted exactly ({result['faces_counted']} faces). A photo's "
+             "found faces are its boxes capped at its count; boxes beyond the count are false faces at least.",
+             "", "| detector | faces found | boxes beyond the counts (per photo) | ms per photo |", "|---|---|---|---|"]
+    for name, row in result["detectors"].items():
+        lines.append(f"| {name} | {_pct(row['found'])} | {row['boxes_beyond_count']} ({row['beyond_per_photo']:.2f})"
+                     f" | {row['ms_per_photo']:.0f} |")
+    return lines
+
+
+def render_video(result: dict) -> list[str]:
+    """benchmarks/devfaces_video.py: frames per second on the real videos and milliseconds per frame by stage (a loop
+    timed only as a whole, like the original, has its recognition in one "recognise" column)."""
+    loops, videos = result["loops"], list(next(iter(result["loops"].values())))
+    single = result["single_person_clips"]
+    whole = any("recognise" in by_video[name]["ms_per_frame"] for by_video in loops.values() for name in single)
+    stages = [*result["stages"], *(["recognise"] if whole else [])]
+    p95 = all("ms_p95" in by_video[name] for by_video in loops.values() for name in single)
+    lines = [f"The demo on the real videos (`benchmarks/devfaces_video.py` on {result['machine']}, "
+             f"{result['frames_per_video']} frames of each scaled to {result['width']} px wide, best of "
+             f"{result['rounds']} alternating rounds; classifier: {result['classifier']}). Frames per second end to "
+             "end, and where the time of a frame goes on the single-person clips (ms)"
+             + (": background is the time a frame of the full-frame searches in their own process, which the loop "
+                "does not wait for" if "background" in stages else "")
+             + ("; the slowest 5 % of frames take the last column's time or more, from decoding to drawing (the "
+                "95th percentile: a live view stalls on them)" if p95 else "") + ":", "",
+             "| loop | " + " | ".join(f"FPS {name}" for name in videos) + " | " + " | ".join(stages)
+             + (" | slowest 5 % of frames |" if p95 else " |"), "|---|" + "---|" * (len(videos) + len(stages) + p95)]
+    for loop, by_video in loops.items():
+        cells = []
+        for stage in stages:
+            times = [by_video[name]["ms_per_frame"].get(stage) for name in single]
+            cells.append("–" if None in times else f"{sum(times) / len(times):.1f}")
+        if p95:
+            cells.append(f"{sum(by_video[name]['ms_p95'] for name in single) / len(single):.1f}")
+        lines.append(f"| {loop} | " + " | ".join(f"{by_video[name]['fps']:.0f}" for name in videos) + " | "
+                     + " | ".join(cells) + " |")
+    return lines
+
+
+def render_crop_margins(result: dict) -> list[str]:
+    """benchmarks/crop_margins.py: the label accuracy of each detector's faces by how they are cut."""
+    lines = [f"How each detector's faces are cut (`benchmarks/crop_margins.py`: {result['frames_per_scene']} frames of "
+             f"each of {len(result['scenes'])} synthetic scenes, the faces changing every {result['switch_every']} "
+             f"frames, every frame detected on its own; classifier: {result['classifier']}). Label accuracy of the "
+             "faces found, by crop, beside the same faces' dataset crops. Margins are fractions of the box (sides, "
+             f"top, bottom), chosen on the {result['chosen_on']}; every accuracy is on the {result['reported_on']}:",
+             "", "| detector | faces found (distinct) | held out | dataset crops | box as it is | chosen margins | "
+             "aligned by the eyes |", "|---|---|---|---|---|---|---|"]
+    for name, row in result["detectors"].items():
+        aligned = _pct(row["label_accuracy_aligned"]) if "label_accuracy_aligned" in row else "–"
+        margins = ", ".join(f"{m:g}" for m in row["best_margins"])
+        lines.append(f"| {name} | {row['faces_found']:,} ({row['distinct_faces']}) | {row['faces_held_out']:,} | "
+                     f"{_pct(row['label_accuracy_dataset_crops'])} | "
+                     f"{_pct(row['label_accuracy_no_margins'])} | {_pct(row['label_accuracy_best_margins'])} "
+                     f"({margins}) | {aligned} |")
+    return lines
+
+
+def render_evaluation_time(result: dict) -> list[str]:
+    """benchmarks/evaluation_time.py: the evaluate report's time with the old code and today's, cold and warm."""
+    changed = sum(d["changed"] for d in result["differences"].values())
+    compared = sum(d["numbers"] for d in result["differences"].values())
+    largest = max(d["largest_change"] for d in result["differences"].values())
+    return [f"`make report PROFILE=evaluate` (`benchmarks/evaluation_time.py` on {result['machine']}): "
+            f"{min(result['old_s']) / 60:.1f} minutes with the code of {result['old_commit']}, "
+            f"{min(result['new_cold_s']) / 60:.1f} with today's from cold caches and "
+            f"{result['new_warm_s'] / 60:.1f} when the logits are cached; {changed} of the {compared} numbers in "
+            f"metrics.json and error_analysis.json differ between the two, by at most {largest:.1g}."]
+
+
+def render_levers(result: dict) -> list[str]:
+    """fer_utils.training.levers: each lever toward 70 % (the recipe, distillation, a refit, both), validation and
+    test."""
+    def score(value) -> str:
+        return "–" if value is None else _pct(value)
+
+    lines = [f"The levers toward the original study's 70 % (`python -m fer_utils.training.levers` on "
+             f"{result['machine']}). A refit trains on every training image with the views its recipe chose on "
+             "validation, so it has no validation accuracy of its own.", "",
+             "| run | distilled from | trained on | epochs | minutes | validation, one view | validation, its views "
+             "| test, one view | test, its views |", "|---|---|---|---|---|---|---|---|---|"]
+    for row in result["runs"]:
+        teacher = f"{row['teacher']} ({row['distill']:g})" if row["teacher"] else "–"
+        lines.append(f"| {row['run']} | {teacher} | {'train + validation' if row['refit'] else 'train'} | "
+                     f"{row['epochs']} | {row['minutes']:.0f} | {score(row['val_one_view'])} | "
+                     f"{score(row['val_views'])} | {_pct(row['test_one_view'])} | {_pct(row['test_views'])} "
+                     f"({row['views']}) |")
+    best = next(row for row in result["runs"] if row["run"] == result["best_by_validation"])
+    reached = "reaches" if best["test_views"] >= 0.70 else "does not reach"
+    lines += ["", f"Best by validation: {best['run']}, {_pct(best['test_views'])} on test with its views, which "
+                  f"{reached} 70 %."]
+    return lines
