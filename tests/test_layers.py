@@ -73,3 +73,12 @@ def test_a_report_depends_on_the_modules_its_notebook_uses_and_theirs(tmp_path):
 @pytest.mark.parametrize("path", sorted(modules().values()), ids=lambda p: p.relative_to(PACKAGE).as_posix())
 def test_a_module_is_read_in_one_sitting(path):
     assert len(path.read_text().splitlines()) <= MAX_LINES
+
+
+def test_the_public_api_stays_importable_from_the_package():
+    import fer_utils
+    from fer_utils import EMOTIONS, EmotionRecognizer, load_classifier
+    from fer_utils.realtime import EmotionRecognizer as in_its_stage
+
+    assert EmotionRecognizer is in_its_stage and len(EMOTIONS) == 7 and callable(load_classifier)
+    assert set(fer_utils.__all__) == {"EMOTIONS", "EmotionRecognizer", "load_classifier"}
