@@ -19,6 +19,7 @@ stores it in models/realtime-ablation.json and the table in docs/realtime.md.
 """
 
 import argparse
+import inspect
 import json
 import multiprocessing
 import time
@@ -37,7 +38,7 @@ from fer_utils.model.onnx_twin import fast_classifier
 from fer_utils.paths import MODELS_DIR, ROOT
 from fer_utils.provenance import cpu_description, git_commit
 from fer_utils.realtime import EmotionRecognizer, iou, make_detector
-from fer_utils.realtime.detectors import Faces, search, search_near, strongest
+from fer_utils.realtime.detectors import LibFaceDetector, search, search_near
 from fer_utils.realtime.footage import make_clip
 from fer_utils.realtime.recognizer import match_patch, patch_of
 
@@ -137,17 +138,11 @@ class Enlarged(Simplest):
         super().__init__(classifier, upscale=2, **kwargs)
 
 
-class OneLook:
+class OneLook(LibFaceDetector):
     """libfacedetection without its second look at doubtful boxes."""
 
-    def __init__(self):
-        self.detector = make_detector("libfacedetection")
-
-    def __call__(self, frame) -> Faces:
-        found = self.detector._search(np.ascontiguousarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)))
-        found = found[found[:, 4] >= self.detector.min_score]
-        kept = strongest(found[:, :4], found[:, 4])
-        return Faces(found[kept, :4], found[kept, 4])
+    def _second_look(self, rgb, box):
+        return None
 
 
 class WithSecondLook(Simplest):
@@ -417,8 +412,6 @@ def write_table(summary: dict) -> None:
 
 def lines_of(name: str) -> int:
     """Lines of a mechanism's subclass here (the shipped loops: their module's)."""
-    import inspect
-
     loop = MECHANISMS[name][0]
     loop = getattr(loop, "__self__", loop)
     source = inspect.getsource(inspect.getmodule(loop) if loop is EmotionRecognizer else loop)

@@ -23,7 +23,7 @@ from .detectors import (
 )
 from .sources import is_camera, is_still, to_gray
 
-MODES = ("track", "still")
+MODES = ("track", "still")  # video files and cameras; photos (no smoothing, each searched whole): not tuned
 STAGES = ("gray", "detect", "follow", "classify")  # where a frame's time goes (``stage_seconds``)
 
 

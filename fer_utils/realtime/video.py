@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..labels import EMOTIONS
-from . import EmotionRecognizer, SourceError, draw, frame_rate, frames, is_still
+from . import EmotionRecognizer, SourceError, draw, frame_rate, frames, iou, is_still
 from .footage import make_clip
 
 
@@ -115,8 +115,6 @@ def _write_contact_sheet(bgr_frames: list, path: Path, columns: int = 4, rows: i
 
 def score_against_truth(timeline: pd.DataFrame, truth: pd.DataFrame, min_iou: float = 0.3) -> dict:
     """How many demo faces were found (box overlap with the true placement), and how often the label was right."""
-    from . import iou
-
     found = correct = 0
     by_frame = {frame: rows for frame, rows in timeline.groupby("frame")}
     for _, face in truth.iterrows():
