@@ -34,18 +34,20 @@ def zip_folder(folder: Path, archive: Path, prefix: str = "") -> Path:
     return archive
 
 
-TINY = {"epochs": 3, "batch_size": 16, "stem": "imagenet", "optimizer": "adam", "lr": 0.003, "schedule": "cosine"}
+TINY = {"epochs": 2, "batch_size": 16, "stem": "imagenet", "optimizer": "adam", "lr": 0.003, "schedule": "cosine"}
 QUICK = {**TINY, "tta": "none"}  # where the test-time views are not under test: no choice of views at the end
 
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory):
-    return write_tiny_fer(tmp_path_factory.mktemp("fer"), train=24, public=2, private=2)
+    """Ten random faces a class to train on: after validation's 7, an epoch is three full
+    batches of 16."""
+    return write_tiny_fer(tmp_path_factory.mktemp("fer"), train=10, public=2, private=2)
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tiny_data, tmp_path_factory):
-    """A three-epoch training run on random faces: a real checkpoint in seconds."""
+    """A two-epoch training run on random faces (six steps): a real checkpoint in seconds."""
     from fer_utils.training import train
 
     runs = tmp_path_factory.mktemp("runs")
@@ -71,3 +73,22 @@ def real_fer2013() -> dict:
     if (ROOT / "data" / "fer2013" / "train").is_dir() or (archive and Path(archive).is_file()):
         return {}
     return {"data_dir": str(SAMPLE_DIR)}
+
+
+FAST_TIER_STEPS = 10  # issue 39: the fast tier trains "no more than a few steps" a test
+
+
+@pytest.fixture(autouse=True)
+def few_training_steps(request, monkeypatch):
+    """A test outside the slow tier that takes more than ``FAST_TIER_STEPS`` training steps fails, saying so (the
+    session's ``tiny_run`` trains before this counts: six steps)."""
+    if request.node.get_closest_marker("slow"):
+        yield
+        return
+    from fer_utils.training import train
+
+    steps, step = [], train.train_step
+    monkeypatch.setattr(train, "train_step", lambda *args, **kwargs: steps.append(1) or step(*args, **kwargs))
+    yield
+    assert len(steps) <= FAST_TIER_STEPS, (f"{request.node.name} took {len(steps)} training steps; the fast tier "
+                                           f"takes at most {FAST_TIER_STEPS}: train less, or mark it slow")

@@ -5,6 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from fer_utils.data.fer2013 import FERArrays
+from fer_utils.labels import EMOTIONS
 from fer_utils.model import network as models
 from fer_utils.training import augment, loaders, train
 from fer_utils.training.config import TrainConfig, training_config
@@ -88,23 +90,29 @@ def test_the_weighted_loss_is_what_a_step_minimises():
     assert loss != pytest.approx(F.cross_entropy(model(x), y).item(), rel=1e-3)
 
 
-@pytest.mark.parametrize("balance", ["none", "loss", "sampler"])
-def test_training_passes_the_balance_on(balance, tiny_data, tmp_path, monkeypatch):
+def imbalanced_fer(happy: int = 36, others: int = 4) -> FERArrays:
+    """Random training faces, ``happy`` of them happy and ``others`` of every other class."""
+    counts = [happy if name == "happy" else others for name in EMOTIONS]
+    labels = np.repeat(np.arange(7), counts)
+    images = np.random.default_rng(0).integers(0, 256, (len(labels), 48, 48), dtype=np.uint8)
+    names = np.array([f"train/{EMOTIONS[label]}/{i:04d}.png" for i, label in enumerate(labels)])
+    return FERArrays(images, labels, np.array(["train"] * len(labels)), names, "imbalanced")
+
+
+def test_the_balance_reaches_training(tmp_path, monkeypatch):
+    """On faces that are 60 % happy: ``sampler`` feeds the steps the classes about equally, ``loss`` weighs the loss of
+    the very batches that ``none`` trains on, and ``none`` does neither."""
     from conftest import QUICK
 
-    seen, step, batches = {}, train.train_step, loaders.fast_batches
-
-    def recording_step(model, optimizer, x, y, run):
-        seen["loss_weights"] = run.loss_weights
-        return step(model, optimizer, x, y, run)
-
-    def recording_batches(*args, **kwargs):
-        seen["sample_weights"] = args[5]
-        return batches(*args, **kwargs)
-
-    monkeypatch.setattr(train, "train_step", recording_step)
-    monkeypatch.setattr(train, "fast_batches", recording_batches)
-    train.train("smoke", {**QUICK, "epochs": 1, "balance": balance, "data_dir": str(tiny_data)}, tmp_path,
-                progress=False)
-    assert (seen["loss_weights"] is not None) == (balance == "loss")
-    assert (seen["sample_weights"] is not None) == (balance == "sampler")
+    step, seen = train.train_step, []
+    monkeypatch.setattr(train, "train_step", lambda *args: seen.append(args[3].tolist()) or step(*args))  # (.., y, run)
+    happy, first_loss = {}, {}
+    for balance in ("none", "loss", "sampler"):  # three steps each: 48 of the 60 faces
+        seen.clear()
+        options = {**QUICK, "epochs": 1, "val_fraction": 0.0, "balance": balance}
+        result = train.train("smoke", options, tmp_path / balance, arrays=imbalanced_fer(), progress=False)
+        labels = [label for batch in seen for label in batch]
+        happy[balance] = labels.count(EMOTIONS.index("happy")) / len(labels)
+        first_loss[balance] = result["history"][0]["train_loss"]
+    assert happy["none"] == happy["loss"] > 0.4 and happy["sampler"] < 0.3, happy
+    assert first_loss["loss"] != pytest.approx(first_loss["none"], rel=1e-3)

@@ -65,9 +65,15 @@ def finish(process: subprocess.Popen) -> str:
     return out
 
 
-def test_two_processes_train_and_only_rank_0_writes(tiny_data, tmp_path):
-    runs = tmp_path / "runs"
-    out = finish(torchrun(tmp_path, runs, options(tiny_data)))
+@pytest.fixture(scope="module")
+def whole(tiny_data, tmp_path_factory):
+    """One two-process run of four epochs, left alone: what the tests below check, resume and compare with."""
+    folder = tmp_path_factory.mktemp("whole")
+    return folder, folder / "runs", finish(torchrun(folder, folder / "runs", options(tiny_data)))
+
+
+def test_two_processes_train_and_only_rank_0_writes(whole):
+    tmp_path, runs, out = whole
     last = load_checkpoint(runs / "smoke" / "last.pt")
     history = last["history"]
     assert [h["epoch"] for h in history] == [1, 2, 3, 4] and last["finished"]
@@ -92,10 +98,8 @@ def test_two_processes_train_and_only_rank_0_writes(tiny_data, tmp_path):
     assert classifier.predict_proba(faces).shape == (3, 7)
 
 
-def test_a_killed_two_process_run_resumes_to_the_same_result(tiny_data, tmp_path):
-    opts = options(tiny_data, epochs=6, batch_size=8)
-    finish(torchrun(tmp_path, tmp_path / "whole", opts))
-
+def test_a_killed_two_process_run_resumes_to_the_same_result(whole, tiny_data, tmp_path):
+    opts = options(tiny_data)
     runs = tmp_path / "killed"
     killed = torchrun(tmp_path, runs, opts)
     last, deadline = runs / "smoke" / "last.pt", time.time() + 120
@@ -106,26 +110,25 @@ def test_a_killed_two_process_run_resumes_to_the_same_result(tiny_data, tmp_path
         os.kill(pid, signal.SIGKILL)
     killed.communicate()
     interrupted_at = load_checkpoint(last)["epoch"]
-    assert interrupted_at < 6, "the run finished before it could be killed; make its epochs longer"
+    assert interrupted_at < 4, "the run finished before it could be killed; make its epochs longer"
 
     out = finish(torchrun(tmp_path, runs, opts))
     assert f"resuming {runs / 'smoke'} at epoch {interrupted_at + 1}" in out
-    whole, resumed = load_checkpoint(tmp_path / "whole" / "smoke" / "last.pt"), load_checkpoint(last)
-    assert resumed["finished"] and [h["epoch"] for h in resumed["history"]] == list(range(1, 7))
+    uninterrupted, resumed = load_checkpoint(whole[1] / "smoke" / "last.pt"), load_checkpoint(last)
+    assert resumed["finished"] and [h["epoch"] for h in resumed["history"]] == list(range(1, 5))
     keep = ("train_loss", "val_loss", "val_acc", "lr")
     assert [{k: round(h[k], 4) for k in keep} for h in resumed["history"]] == \
-        [{k: round(h[k], 4) for k in keep} for h in whole["history"]]
+        [{k: round(h[k], 4) for k in keep} for h in uninterrupted["history"]]
 
 
-def test_resuming_with_another_number_of_processes_is_a_clear_error(tiny_data, tmp_path):
-    runs = tmp_path / "runs"
-    finish(torchrun(tmp_path, runs, options(tiny_data, epochs=1)))
-    state = load_checkpoint(runs / "smoke" / "last.pt")
+def test_resuming_with_another_number_of_processes_is_a_clear_error(whole, tiny_data, tmp_path):
     from fer_utils.model.checkpoint import save_checkpoint
 
-    save_checkpoint(runs / "smoke" / "last.pt", {**state, "finished": False})
+    runs = tmp_path / "runs"
+    state = load_checkpoint(whole[1] / "smoke" / "last.pt")
+    save_checkpoint(runs / "smoke" / "last.pt", {**state, "finished": False})  # the two-process run, cut short
     result = subprocess.run([sys.executable, "-m", "fer_utils.training.train", "--profile", "smoke", "--no-progress",
-                             "--runs-dir", str(runs), "--set", *options(tiny_data, epochs=1)],
+                             "--runs-dir", str(runs), "--set", *options(tiny_data)],
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "trained by 2 processes and resumes only with as many (torchrun --nproc_per_node 2)" in result.stderr

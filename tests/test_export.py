@@ -55,7 +55,7 @@ def test_a_rejected_int8_twin_is_not_measured_again(tiny_run, tiny_data, tmp_pat
     from fer_utils.model import onnx_twin
 
     classifier = load_classifier(tiny_run["best_checkpoint"], device="cpu")
-    monkeypatch.setattr(onnx_twin, "CALIBRATION_FACES", 12)  # of the 24 tiny training faces: 12 more are held out
+    monkeypatch.setattr(onnx_twin, "CALIBRATION_FACES", 12)  # of the 70 tiny training faces; 12 more are held out
     monkeypatch.setattr(onnx_twin, "MIN_INT8_AGREEMENT", 1.01)  # more than any twin can agree
     assert onnx_twin.fast_classifier(classifier, tmp_path, data_dir=str(tiny_data)).precision == "fp32"
     reason = capsys.readouterr().out

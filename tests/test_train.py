@@ -157,6 +157,7 @@ def separable_fer(n_per_class: int = 40, seed: int = 0) -> FERArrays:
     return FERArrays(images, labels, np.array(["train"] * len(labels)), names, "separable")
 
 
+@pytest.mark.slow  # six epochs: the one fast-tier run of more than a few steps
 def test_training_learns_what_tells_the_classes_apart(tmp_path):
     """Validation faces are never trained on: a high validation accuracy means the loop learns, not memorises."""
     options = {**QUICK, "epochs": 6, "val_fraction": 0.25, "rotation": 0.0, "scale": 0.0, "erasing": 0.0,
@@ -414,12 +415,12 @@ def test_a_time_budget_ends_training_with_the_learning_rate_annealed(tiny_data, 
         tick(self)
 
     monkeypatch.setattr(schedule.Clock, "tick", step_and_advance)
-    budget_s = 17.0  # 17 steps of 1 s; an epoch (smoke's 20 faces a class, less validation, in batches of 16) is 7
+    budget_s = 7.0  # 7 steps of 1 s; an epoch (tiny_data's 70 faces less validation's 7, in full batches of 16) is 3
     result = train.train("smoke", {**QUICK, "epochs": 1000, "minutes": budget_s / 60, "data_dir": str(tiny_data)},
                          tmp_path, progress=False, now=clock)
     history = result["history"]
-    assert len(history) == 3 and result["info"]["steps_per_epoch"] == 7  # the budget, not the epoch cap, ended it
-    assert [h["seconds"] for h in history] == [7.0, 7.0, 3.0]  # the last epoch stopped when the budget ran out
+    assert len(history) == 3 and result["info"]["steps_per_epoch"] == 3  # the budget, not the epoch cap, ended it
+    assert [h["seconds"] for h in history] == [3.0, 3.0, 1.0]  # the last epoch stopped when the budget ran out
     assert history[-1]["lr"] < 0.01 * max(h["lr"] for h in history)
     assert result["wall_s"] == budget_s
 
@@ -433,9 +434,9 @@ def test_progressive_resizing_trains_small_then_full_size(tiny_data, tmp_path, m
         return batch
 
     monkeypatch.setattr(loaders, "augment", recording)
-    result = train.train("smoke", {**QUICK, "epochs": 4, "small_input": 32, "data_dir": str(tiny_data)}, tmp_path,
+    result = train.train("smoke", {**QUICK, "epochs": 2, "small_input": 32, "data_dir": str(tiny_data)}, tmp_path,
                          progress=False)
-    half = result["info"]["steps_per_epoch"] * 4 // 2
+    half = result["info"]["steps_per_epoch"] * 2 // 2
     assert sides == [32] * half + [48] * half
 
 
