@@ -107,12 +107,16 @@ def test_two_workers_share_a_grid_study_and_run_each_trial_once(tiny_data, tmp_p
 
 
 @pytest.mark.slow
-def test_two_workers_share_a_tpe_study_with_pruning(tiny_data, tmp_path):
+def test_a_tpe_study_runs_its_trials_to_the_end_or_prunes_them(tiny_data, tmp_path):
+    """One worker, in this process (sharing a study between workers is the grid test's)."""
     path = write_sweep(tmp_path / "recipe.yaml", proxy={**TINY, "epochs": 3, "data_dir": str(tiny_data)},
                        objective="val_acc", sampler="tpe", pruner="median", trials=5,
                        space={"lr": {"low": 0.0003, "high": 0.01, "log": True}, "label_smoothing": [0.0, 0.1]})
-    study, _ = workers(tmp_path, path)
-    trials = study.get_trials()
+    journal = tmp_path / "study.log"
+    assert sweep.main([str(path), "--storage", f"journal:{journal}", "--runs-dir", str(tmp_path / "runs"),
+                       "--results-dir", str(tmp_path / "results")]) == 0
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
+    trials = optuna.load_study(study_name="recipe", storage=storage).get_trials()
     assert len(trials) == 5 and {t.number for t in trials} == set(range(5))
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     assert all(t.state in finished for t in trials)

@@ -247,16 +247,16 @@ def test_atomic_save_leaves_no_temporary_files(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_killed_run_resumes_to_the_same_result(tiny_data, tmp_path):
-    options = ["batch_size=8", "epochs=4", "stem=imagenet", "optimizer=adam", "lr=0.003", f"data_dir={tiny_data}",
-               "mixup=0.2", "ema=0.9", "crop=true", "input_size=40"]
-    command = [sys.executable, "-m", "fer_utils.training.train", "--profile", "smoke", "--no-progress", "--set",
-               *options]
-    subprocess.run([*command[:3], "--profile", "smoke", "--no-progress", "--runs-dir", str(tmp_path / "whole"),
-                    "--set", *options], check=True, capture_output=True)
+def test_a_killed_run_resumes_to_the_same_result(tiny_data, tmp_path, capsys):
+    """The run to kill is a process of its own; the whole run and the resumed one train in this one."""
+    options = {"batch_size": 8, "epochs": 4, "stem": "imagenet", "optimizer": "adam", "lr": 0.003,
+               "data_dir": str(tiny_data), "mixup": 0.2, "ema": 0.9, "crop": True, "input_size": 40}
+    train.train("smoke", options, tmp_path / "whole", progress=False)
 
-    killed = subprocess.Popen([*command, "--runs-dir", str(tmp_path / "killed")], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    killed = subprocess.Popen([sys.executable, "-m", "fer_utils.training.train", "--profile", "smoke", "--no-progress",
+                               "--runs-dir", str(tmp_path / "killed"), "--set",
+                               *(f"{key}={'true' if value is True else value}" for key, value in options.items())],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     last = tmp_path / "killed" / "smoke" / "last.pt"
     deadline = time.time() + 120
     while not last.exists() and time.time() < deadline and killed.poll() is None:
@@ -265,7 +265,9 @@ def test_a_killed_run_resumes_to_the_same_result(tiny_data, tmp_path):
     killed.wait()
     interrupted_at = load_checkpoint(last)["epoch"]
     assert interrupted_at < 4, "the run finished before it could be killed; make its epochs longer"
-    subprocess.run([*command, "--runs-dir", str(tmp_path / "killed")], check=True, capture_output=True)
+    capsys.readouterr()
+    train.train("smoke", options, tmp_path / "killed", progress=False)
+    assert f"resuming {tmp_path / 'killed' / 'smoke'} at epoch {interrupted_at + 1}" in capsys.readouterr().out
 
     whole = load_checkpoint(tmp_path / "whole" / "smoke" / "last.pt")
     resumed = load_checkpoint(last)
