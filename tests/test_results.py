@@ -3,8 +3,10 @@ import re
 
 import numpy as np
 import pytest
+from conftest import SAMPLE_DIR
 
 from fer_utils import EMOTIONS
+from fer_utils.data.fer2013 import load_arrays
 from fer_utils.evaluation import evaluate
 from fer_utils.model.checkpoint import load_checkpoint
 from fer_utils.model.classifier import load_classifier
@@ -160,3 +162,15 @@ def test_the_machine_of_a_timing_names_its_widest_vector_instructions():
         " cores, AVX-512 with bf16)")
     assert cpu_description(block.format("")).endswith(" cores, AVX2)")
     assert cpu_description(block.format("amx_tile avx512f")).endswith(" cores, AMX)")
+
+
+def test_the_readme_demo_gif_is_the_demo_over_a_whole_demo_video(tiny_run, tmp_path):
+    from PIL import Image
+
+    from fer_utils.realtime.video import write_demo_gif
+
+    test = load_arrays(SAMPLE_DIR, verbose=False).split("test")  # real faces, for the detector to find
+    classifier = load_classifier(tiny_run["best_checkpoint"], "cpu")
+    result = write_demo_gif(classifier, test.images, test.labels, tmp_path / "demo.gif", seconds=2.0, gif_frames=6)
+    assert result["frames"] == 30, "every frame of the two-second demo video at 15 frames/s"
+    assert result["recall"] > 0.8 and Image.open(tmp_path / "demo.gif").n_frames == 6

@@ -2,6 +2,8 @@
 a GIF and a contact sheet, and a per-frame timeline (CSV)."""
 
 import base64
+import shutil
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -84,6 +86,19 @@ def run_video(recognizer: EmotionRecognizer, source, out_dir: Path | str, name: 
     _write_contact_sheet(annotated_frames, paths["contact_sheet"])
     return {**paths, "timeline_df": timeline, "frames": len(seconds), "fps": fps,
             "mean_fps": len(seconds) / sum(seconds) if seconds else 0.0}
+
+
+def write_demo_gif(classifier, faces: np.ndarray, labels: np.ndarray, path: Path | str, seconds: float = 8.0,
+                   gif_frames: int = 24) -> dict:
+    """The README's demo GIF: notebook 05's headless run, shorter (the demo video of ``faces``, the recogniser of a
+    video file over it, ``gif_frames`` frames of it). Returns the score against the video's truth too."""
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "input.mp4"
+        truth = make_demo_video(faces, labels, source, seconds=seconds)
+        result = run_video(EmotionRecognizer.for_source(classifier, str(source)), source, folder, gif_frames=gif_frames)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(result["gif"], path)
+    return {"gif": Path(path), "frames": result["frames"], **score_against_truth(result["timeline_df"], truth)}
 
 
 def embed_gif(path: Path | str):
