@@ -35,7 +35,7 @@ def worktree(ref: str, folder: Path, fer2013: Path) -> Path:
     (folder / "data").mkdir(exist_ok=True)
     (folder / "data" / "fer2013").symlink_to(fer2013)
     subprocess.run([sys.executable, "-c", "from fer_utils.data.fer2013 import load_arrays; load_arrays()"], cwd=folder,
-                   check=True, capture_output=True)
+                   check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(folder)})  # its own cache
     return folder
 
 

@@ -16,9 +16,9 @@ from fer_utils.report import results
 from fer_utils.training.config import TrainConfig, training_config
 
 
-def generated(path) -> str:
-    text = path.read_text()
-    return re.search(re.escape(results.START) + r"\n(.*?)\n" + re.escape(results.END), text, re.S).group(1)
+def generated(path, section: str = "results") -> str:
+    start, end = results.markers(section)
+    return re.search(re.escape(start) + r"\n(.*?)\n" + re.escape(end), path.read_text(), re.S).group(1)
 
 
 def test_readme_results_agree_with_the_shipped_metrics():
@@ -27,6 +27,8 @@ def test_readme_results_agree_with_the_shipped_metrics():
     assert generated(ROOT / "README.md") == results.render_results(metrics, realtime), \
         "run: python -m fer_utils.report.results render"
     assert generated(results.BENCHMARKS_PAGE) == results.benchmark_results(), \
+        "run: python -m fer_utils.report.results render"
+    assert generated(ROOT / "README.md", "commands") == results.command_times(), \
         "run: python -m fer_utils.report.results render"
     assert metrics["provenance"]["checkpoint_sha256"] == file_sha256(results.SHIPPED_CHECKPOINT)
     assert results.SHIPPED_CHECKPOINT.stat().st_size <= 25e6

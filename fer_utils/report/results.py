@@ -27,6 +27,7 @@ from ..realtime.video import write_demo_gif
 from ..scores import accuracy
 from ..training.runs import summarise
 from .benchmark_results import (
+    render_commands,
     render_crop_margins,
     render_detectors,
     render_evaluation_time,
@@ -44,7 +45,15 @@ BENCHMARKS = {"crop-margins.json": render_crop_margins, "devfaces-detectors.json
               "levers.json": render_levers}
 CONFUSION_FIGURE = MODELS_DIR / "fer2013-resnet18-confusion.png"
 DEMO_GIF = MODELS_DIR / "fer2013-resnet18-demo.gif"
-START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def markers(section: str) -> tuple[str, str]:
+    """The comments around a generated section of the README or docs/benchmarks.md."""
+    return f"<!-- {section}:start -->", f"<!-- {section}:end -->"
+
+
+START, END = markers("results")
+COMMAND_TIMES = MODELS_DIR / "command-times.json"
 BENCHMARKS_PAGE = ROOT / "docs" / "benchmarks.md"
 
 
@@ -274,13 +283,23 @@ def render_card(metrics: dict, checkpoint: dict) -> str:
     ])
 
 
-def update_readme(text: str, readme: Path = ROOT / "README.md") -> None:
-    """Replace the text between ``START`` and ``END`` in ``readme`` (the README, or docs/benchmarks.md)."""
+def update_readme(text: str, readme: Path = ROOT / "README.md", section: str = "results") -> None:
+    """Replace the text between the markers of ``section`` (``START`` and ``END`` for "results") in ``readme`` (the
+    README, or docs/benchmarks.md)."""
+    start, end = markers(section)
     content = readme.read_text()
-    if START not in content or END not in content:
-        raise SystemExit(f"{readme} has no {START} ... {END} markers")
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-    readme.write_text(pattern.sub(lambda _: f"{START}\n{text}\n{END}", content))
+    if start not in content or end not in content:
+        raise SystemExit(f"{readme} has no {start} ... {end} markers")
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    readme.write_text(pattern.sub(lambda _: f"{start}\n{text}\n{end}", content))
+
+
+def command_times() -> str:
+    """The README's table of how long each command takes (benchmarks/command_times.py and the shipped model)."""
+    times = json.loads(COMMAND_TIMES.read_text()) if COMMAND_TIMES.exists() else {}
+    evaluation = MODELS_DIR / "evaluation-time.json"
+    return "\n".join(render_commands(times, json.loads(METRICS.read_text()),
+                                     json.loads(evaluation.read_text()) if evaluation.exists() else None))
 
 
 def adopt_metrics(report: Path) -> None:
@@ -308,6 +327,7 @@ def benchmark_results() -> str:
 def render() -> None:
     realtime = json.loads(REALTIME.read_text()) if REALTIME.exists() else None
     update_readme(render_results(json.loads(METRICS.read_text()), realtime))
+    update_readme(command_times(), section="commands")
     update_readme(benchmark_results(), BENCHMARKS_PAGE)
     metrics = json.loads(METRICS.read_text())
     (MODELS_DIR / "README.md").write_text(render_card(metrics, load_checkpoint(SHIPPED_CHECKPOINT)))
