@@ -49,6 +49,7 @@ def test_every_profile_parameter_is_used():
         assert not unknown, f"{profile.name} sets parameters that no notebook declares and training ignores: {unknown}"
 
 
+@pytest.mark.slow  # a notebook kernel: a process of its own
 def test_failing_notebook_is_named_with_its_cell_and_its_output_streams(tmp_path, caplog, capfd):
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
