@@ -176,3 +176,17 @@ def test_the_readme_demo_gif_is_the_demo_over_a_whole_demo_video(tiny_run, tmp_p
     result = write_demo_gif(classifier, test.images, test.labels, tmp_path / "demo.gif", seconds=2.0, gif_frames=6)
     assert result["frames"] == 30, "every frame of the two-second demo video at 15 frames/s"
     assert result["recall"] > 0.8 and Image.open(tmp_path / "demo.gif").n_frames == 6
+
+
+def test_the_commands_table_is_built_from_the_measured_times():
+    from fer_utils.report.benchmark_results import render_commands
+
+    metrics = {"provenance": {"trained_on": "cpu (2 threads, bf16 yes)", "training_wall_s": 3000.0}}
+    ran = {"machine": "Some CPU (2 cores, AMX)", "commit": "abcdef012", "smoke_s": 61.0, "evaluate_cold_s": 900.0,
+           "evaluate_warm_s": 90.0, "ci_s": 700.0, "evaluate_reproduces": {"numbers": 131, "changed": 1}}
+    table = "\n".join(render_commands({"cpu, native bf16": ran}, metrics))
+    assert "| `make smoke` | every notebook on a few images a class | 61 s | not measured |" in table
+    assert "15 minutes cold, 1.5 minutes warm | not measured |" in table and "| 12 minutes | not measured |" in table
+    assert "50 minutes of training (the shipped model's)" in table and "GPU" not in table
+    assert "Some CPU (2 cores, AMX) (commit abcdef0)" in table and "gave 130 of the 131 numbers" in table
+    assert "| GPU |" in "\n".join(render_commands({"cpu, native bf16": ran, "gpu": ran}, metrics))
