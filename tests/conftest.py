@@ -34,6 +34,25 @@ def zip_folder(folder: Path, archive: Path, prefix: str = "") -> Path:
     return archive
 
 
+# Python code that makes `fer_utils.training.train` kill its own process (SIGKILL: no cleanup, as a power cut) right
+# after writing the checkpoints of epoch $KILL_AFTER_EPOCH: a run killed at a chosen point, whatever the machine's
+# speed. `python -c KILL_AFTER_EPOCH + TRAIN` runs the training command line.
+KILL_AFTER_EPOCH = """
+import os, signal, sys
+from fer_utils.training import train as _training
+
+if os.environ.get("KILL_AFTER_EPOCH"):
+    _save = _training.save_checkpoints
+
+    def _save_then_die(run_dir, common, *rest):
+        _save(run_dir, common, *rest)
+        if common["epoch"] == int(os.environ["KILL_AFTER_EPOCH"]):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    _training.save_checkpoints = _save_then_die
+"""
+TRAIN = "_training.main(sys.argv[1:])"
+
 TINY = {"epochs": 2, "batch_size": 16, "stem": "imagenet", "optimizer": "adam", "lr": 0.003, "schedule": "cosine"}
 QUICK = {**TINY, "tta": "none"}  # where the test-time views are not under test: no choice of views at the end
 

@@ -1,15 +1,15 @@
 import json
+import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import QUICK, TINY
+from conftest import KILL_AFTER_EPOCH, QUICK, TINY, TRAIN
 from torchvision.models import resnet18
 
 import fer_utils
@@ -248,21 +248,18 @@ def test_atomic_save_leaves_no_temporary_files(tmp_path):
 
 @pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_result(tiny_data, tmp_path, capsys):
-    """The run to kill is a process of its own; the whole run and the resumed one train in this one."""
+    """The run to kill is a process of its own, which kills itself after its first epoch; the whole run and the
+    resumed one train in this one."""
     options = {"batch_size": 8, "epochs": 4, "stem": "imagenet", "optimizer": "adam", "lr": 0.003,
                "data_dir": str(tiny_data), "mixup": 0.2, "ema": 0.9, "crop": True, "input_size": 40}
     train.train("smoke", options, tmp_path / "whole", progress=False)
 
-    killed = subprocess.Popen([sys.executable, "-m", "fer_utils.training.train", "--profile", "smoke", "--no-progress",
-                               "--runs-dir", str(tmp_path / "killed"), "--set",
-                               *(f"{key}={'true' if value is True else value}" for key, value in options.items())],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [sys.executable, "-c", KILL_AFTER_EPOCH + TRAIN, "--profile", "smoke", "--no-progress", "--runs-dir",
+               str(tmp_path / "killed"), "--set",
+               *(f"{key}={'true' if value is True else value}" for key, value in options.items())]
+    killed = subprocess.run(command, env={**os.environ, "KILL_AFTER_EPOCH": "1"}, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
     last = tmp_path / "killed" / "smoke" / "last.pt"
-    deadline = time.time() + 120
-    while not last.exists() and time.time() < deadline and killed.poll() is None:
-        time.sleep(0.01)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
     interrupted_at = load_checkpoint(last)["epoch"]
     assert interrupted_at < 4, "the run finished before it could be killed; make its epochs longer"
     capsys.readouterr()

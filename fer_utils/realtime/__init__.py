@@ -9,17 +9,17 @@ from .detectors import DEFAULT_DETECTOR, DETECTORS, iou, make_detector
 from .drawing import draw
 from .recognizer import MODES, EmotionRecognizer, FaceResult
 from .sources import (
-           VIDEO_SUFFIXES,
-           FrameError,
-           SourceError,
-           camera_error,
-           frame_rate,
-           frames,
-           is_still,
-           to_bgr,
-           to_gray,
+    VIDEO_SUFFIXES,
+    FrameError,
+    SourceError,
+    camera_error,
+    frame_rate,
+    frames,
+    is_still,
+    to_bgr,
+    to_gray,
 )
 
 __all__ = ["CROP_MARGINS", "DEFAULT_DETECTOR", "DETECTORS", "MODES", "VIDEO_SUFFIXES", "EmotionRecognizer",
-           "FaceResult", "FrameError", "SourceError", "camera_error", "crop_face", "draw", "frame_rate", "frames",
-           "iou", "is_still", "make_detector", "to_bgr", "to_gray"]
+    "FaceResult", "FrameError", "SourceError", "camera_error", "crop_face", "draw", "frame_rate", "frames",
+    "iou", "is_still", "make_detector", "to_bgr", "to_gray"]
