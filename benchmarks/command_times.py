@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import torch
-from evaluation_time import numbers, worktree
+from evaluation_time import compare, worktree
 
 from fer_utils.data.fer2013 import ensure_fer2013
 from fer_utils.device import describe_device, native_bf16, pick_device
@@ -52,16 +52,6 @@ def timed(command: list[str], cwd: Path, env: dict | None = None) -> float:
     return round(time.perf_counter() - started, 1)
 
 
-def reproduces(report: Path, shipped: Path = SHIPPED_METRICS) -> dict:
-    """How many of the shipped metrics' numbers (provenance aside) ``report`` gives again, to 1e-9."""
-    new, old = numbers(json.loads(report.read_text())), numbers(json.loads(shipped.read_text()))
-    old = {key: value for key, value in old.items() if not key.startswith("provenance")}
-    shared = [key for key in old if key in new]
-    changed = [key for key in shared if abs(new[key] - old[key]) > 1e-9]
-    return {"numbers": len(shared), "changed": len(changed), "missing": len(old) - len(shared),
-            "examples": {key: [old[key], new[key]] for key in changed[:5]}}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("commands", nargs="+", choices=COMMANDS)
@@ -81,7 +71,7 @@ def main() -> None:
                     figures["smoke_s"] = timed([*pipeline, "smoke"], checkout, env)
                 elif command == "evaluate":
                     figures["evaluate_cold_s"] = timed([*pipeline, "evaluate"], checkout, env)
-                    figures["evaluate_reproduces"] = reproduces(checkout / "reports" / "metrics.json")
+                    figures["evaluate_reproduces"] = compare(SHIPPED_METRICS, checkout / "reports" / "metrics.json")
                     figures["evaluate_warm_s"] = timed([*pipeline, "evaluate"], checkout, env)
                 elif command == "test-fast":
                     figures["test_fast_s"] = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",

@@ -67,17 +67,21 @@ def numbers(value, prefix=""):
     return {}
 
 
+def compare(old: Path, new: Path) -> dict:
+    """The numbers of JSON file ``old`` (provenance aside) against ``new``'s: how many both hold, how many differ and
+    by how much at most, a few examples, and how many ``new`` lacks."""
+    a, b = (numbers(json.loads(path.read_text())) for path in (old, new))
+    a = {key: value for key, value in a.items() if not key.startswith("provenance")}
+    shared = [key for key in a if key in b]
+    changed = {key: (a[key], b[key]) for key in shared if not math.isclose(a[key], b[key], abs_tol=1e-12)}
+    return {"numbers": len(shared), "changed": len(changed), "missing": len(a) - len(shared),
+            "largest_change": max((abs(x - y) for x, y in changed.values()), default=0.0),
+            "examples": dict(list(changed.items())[:5])}
+
+
 def differences(old: Path, new: Path) -> dict:
-    """For each report JSON: how many numbers, how many differ, and the largest difference."""
-    out = {}
-    for name in REPORTS:
-        a, b = (numbers(json.loads((folder / name).read_text())) for folder in (old, new))
-        shared = [key for key in a if key in b and not key.startswith("provenance")]
-        changed = {key: (a[key], b[key]) for key in shared if not math.isclose(a[key], b[key], abs_tol=1e-12)}
-        out[name] = {"numbers": len(shared), "changed": len(changed),
-                     "largest_change": max((abs(x - y) for x, y in changed.values()), default=0.0),
-                     "examples": dict(list(changed.items())[:5])}
-    return out
+    """For each report JSON of folders ``old`` and ``new``: ``compare``."""
+    return {name: compare(old / name, new / name) for name in REPORTS}
 
 
 def main() -> None:
