@@ -176,6 +176,7 @@ def render_realtime(realtime: dict) -> list[str]:
     own = {"camera": f"ours, {default}, a camera's loop", "tracking": f"ours, {default}, a video file's loop",
            "original": "original loop"}
     names = {**{n: f"ours, {n.removeprefix('tracking_')}" for n in loops if n.startswith("tracking_")}, **own}
+
     def share(value):
         return f"{100 * value:.1f} %"
 
