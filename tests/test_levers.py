@@ -36,7 +36,7 @@ def test_distillation_and_refit_options_are_checked():
 def test_the_targets_mix_the_labels_with_the_teachers_probabilities(tiny_run, tiny_data):
     config = TrainConfig(teacher=str(tiny_run["best_checkpoint"]), distill=0.25)
     train_split = load_arrays(tiny_data, verbose=False).split("train")
-    targets = train.teacher_targets(config, train_split.images, train_split.labels, torch.device("cpu")).numpy()
+    targets = train.training_targets(config, train_split, torch.device("cpu")).numpy()
     teacher = load_classifier(tiny_run["best_checkpoint"], "cpu").predict_proba(train_split.images)
     np.testing.assert_allclose(targets, 0.75 * np.eye(7)[train_split.labels] + 0.25 * teacher, atol=1e-5)
     np.testing.assert_allclose(targets.sum(1), 1, atol=1e-5)

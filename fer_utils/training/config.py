@@ -56,6 +56,8 @@ class TrainConfig:
     mixup: float = 0.0  # mixup alpha; 0 turns it off
     cutmix: float = 0.0  # cutmix alpha; 0 turns it off
     balance: Literal["none", "loss", "sampler"] = "none"  # class-weighted loss or class-balanced sampling
+    labels: Literal["fer2013", "ferplus"] = "fer2013"  # the training targets: FER2013's labels, or FER+'s ten votes as
+    # distributions (FER+'s "probability" mode; an image whose votes FER+ discards keeps its FER2013 label)
     teacher: str = ""  # checkpoint whose probabilities (with its own test-time views) are mixed into the targets
     distill: float = 0.0  # share of the teacher's probabilities in the targets (self-distillation); 0 turns it off
     flip: float = 0.5  # probability of a mirror image
@@ -95,8 +97,8 @@ class TrainConfig:
         if bool(self.distill) != bool(self.teacher):
             raise ConfigError("self-distillation needs both a teacher checkpoint and a distill share above 0; got "
                               f"teacher={self.teacher!r}, distill={self.distill!r}")
-        if self.distill and self.pipeline == "torchvision":
-            raise ConfigError("distill (the teacher's probabilities as targets) needs pipeline=fast")
+        if (self.distill or self.labels != "fer2013") and self.pipeline == "torchvision":
+            raise ConfigError("distill and labels=ferplus (soft targets) need pipeline=fast")
         if self.val_fraction == 0 and self.tta == "auto":
             raise ConfigError("val_fraction=0 (a refit on all training images) leaves no validation split to choose "
                               "the test-time views on: set tta to the views that the run with a split chose")

@@ -27,6 +27,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from ..data.fer2013 import FERArrays, load_arrays, pixel_stats
+from ..data.ferplus import FERPlusMissing, distributions, votes_for
 from ..data.splits import training_split
 from ..device import native_bf16, pick_device
 from ..labels import EMOTIONS
@@ -84,17 +85,36 @@ class TrainingData:
     val_labels: torch.Tensor
     model_cfg: dict
     left_out: int  # training images left out by ``clean``
-    targets: torch.Tensor | None = None  # soft targets (N,7) of the training faces, where a teacher is distilled
+    targets: torch.Tensor | None = None  # soft targets (N,7) of the training faces: FER+'s votes or a teacher's
 
 
-def teacher_targets(config: TrainConfig, faces: np.ndarray, labels: np.ndarray, device: torch.device) -> torch.Tensor:
-    """The training targets of self-distillation: (1 - distill) of the one-hot labels plus distill of the teacher's
-    probabilities, from the teacher's own test-time views (computed once per teacher and image set, then cached)."""
-    teacher = load_classifier(config.teacher, device.type, engine="auto", cache=True)
-    print(f"distilling {teacher} ({config.distill:g} of the targets)", flush=True)
-    probs = teacher.predict_proba(faces)
-    one_hot = np.eye(len(EMOTIONS), dtype=np.float32)[labels]
-    return torch.from_numpy((1 - config.distill) * one_hot + config.distill * probs).to(device)
+def ferplus_targets(train: FERArrays) -> np.ndarray:
+    """FER+'s vote distributions over the training faces (``ferplus.distributions``), and FER2013's one-hot label
+    where FER+ discards an image's votes; a ``ConfigError`` where these images have no FER+ votes."""
+    try:
+        soft = distributions(votes_for(train))
+    except FERPlusMissing as err:
+        raise ConfigError(f"labels=ferplus: {err}") from err
+    none = soft.sum(1) == 0
+    soft[none] = np.eye(len(EMOTIONS), dtype=np.float32)[train.labels[none]]
+    print(f"FER+ vote distributions as targets for {(~none).sum():,} training faces; {none.sum():,} whose votes FER+ "
+          "discards keep their FER2013 label", flush=True)
+    return soft
+
+
+def training_targets(config: TrainConfig, train: FERArrays, device: torch.device) -> torch.Tensor | None:
+    """Soft targets of the training faces, or None for FER2013's labels as they are: FER+'s vote distributions
+    (``labels=ferplus``) or FER2013's one-hot labels, with ``distill`` of them replaced by a teacher's probabilities
+    from its own test-time views (self-distillation; computed once per teacher and image set, then cached)."""
+    if config.labels == "fer2013" and not config.distill:
+        return None
+    base = ferplus_targets(train) if config.labels == "ferplus" else np.eye(len(EMOTIONS), dtype=np.float32)[
+        train.labels]
+    if config.distill:
+        teacher = load_classifier(config.teacher, device.type, engine="auto", cache=True)
+        print(f"distilling {teacher} ({config.distill:g} of the targets)", flush=True)
+        base = (1 - config.distill) * base + config.distill * teacher.predict_proba(train.images)
+    return torch.from_numpy(base).to(device)
 
 
 def prepare_data(config: TrainConfig, device: torch.device, arrays: FERArrays | None = None) -> TrainingData:
@@ -108,10 +128,7 @@ def prepare_data(config: TrainConfig, device: torch.device, arrays: FERArrays | 
     images = torch.from_numpy(split.train_all.images).to(device)
     labels = torch.from_numpy(split.train_all.labels).to(device)
     train_on, val_on = torch.from_numpy(split.train_index).to(device), torch.from_numpy(split.val_index).to(device)
-    targets = None
-    if config.distill:
-        targets = teacher_targets(config, split.train_all.images[split.train_index],
-                                  split.train_all.labels[split.train_index], device)
+    targets = training_targets(config, split.train, device)
     return TrainingData(split.train_all, split.train_index, split.val_index, images[train_on], labels[train_on],
                         images[val_on], labels[val_on], model_cfg, split.left_out, targets)
 
