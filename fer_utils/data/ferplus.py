@@ -29,7 +29,8 @@ VOTES_CSV = FERPLUS_DIR / "fer2013new.csv"
 VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown",
                 "NF")
 SEVEN = [EMOTIONS.index(name) for name in ("neutral", "happy", "surprise", "sad", "angry", "disgust", "fear")]
-NO_LABEL = -1  # no FER+ majority among the seven: split votes, contempt, unknown, not a face, or no FER+ row
+NO_LABEL = -1  # no FER+ majority: the annotators split, or FER+ has no image of it
+OUTSIDE = -2  # a FER+ majority outside the seven classes: contempt, unknown or not a face
 FOLDER_USAGE = {"FER2013Train": "Training", "FER2013Valid": "PublicTest", "FER2013Test": "PrivateTest"}
 SPLIT_USAGE = {"train": "Training", "PublicTest": "PublicTest", "PrivateTest": "PrivateTest"}
 MATCH_RMS = 6.0  # grey levels: every match of Kaggle's copy lies within 2.02 (JPEG's error), every image left
@@ -66,12 +67,11 @@ def _drop_single_votes(votes: np.ndarray) -> np.ndarray:
 
 def majority(votes: np.ndarray) -> np.ndarray:
     """FER+'s majority labels, in the order of ``EMOTIONS``: single votes are dropped, and the top emotion needs more
-    than half of the rest. ``NO_LABEL`` where none has, where the top is contempt, unknown or not a face, and where a
-    row has no votes."""
-    kept = _drop_single_votes(votes)
+    than half of the rest. ``NO_LABEL`` where none has (and where a row has no votes), ``OUTSIDE`` where the top is
+    contempt, unknown or not a face."""
+    kept = _drop_single_votes(np.atleast_2d(votes))
     top = kept.argmax(1)
-    has = (kept.max(1) * 2 > kept.sum(1)) & (top < len(SEVEN))
-    return np.where(has, np.array(SEVEN + [NO_LABEL] * 3)[top], NO_LABEL)
+    return np.where(kept.max(1) * 2 > kept.sum(1), np.array(SEVEN + [OUTSIDE] * 3)[top], NO_LABEL)
 
 
 def distributions(votes: np.ndarray) -> np.ndarray:
@@ -207,7 +207,7 @@ def write_join(table: dict, report: dict, folder: Path = FERPLUS_DIR) -> Path:
 # --------------------------------------------------------------------------- votes for a set of images
 
 
-CSV_NAME = re.compile(r"(?:Training|PublicTest|PrivateTest)_(\d+)\.png$")  # fer2013.convert_csv's names
+CSV_NAME = re.compile(r"(?:Training|PublicTest|PrivateTest)_(\d{5})\.png$")  # fer2013.convert_csv's names
 
 
 def rows_for(arrays: FERArrays, folder: Path = FERPLUS_DIR) -> np.ndarray:
@@ -215,7 +215,10 @@ def rows_for(arrays: FERArrays, folder: Path = FERPLUS_DIR) -> np.ndarray:
     from the join made for this image set. Raises ``FERPlusMissing`` where there is neither."""
     by_csv = [CSV_NAME.search(str(name)) for name in arrays.names]
     if all(by_csv):
-        return np.array([int(found[1]) for found in by_csv])
+        rows, usages = np.array([int(found[1]) for found in by_csv]), read_votes(folder / VOTES_CSV.name)[0]
+        if (rows < len(usages)).all() and (usages[np.minimum(rows, len(usages) - 1)] == [
+                SPLIT_USAGE[split] for split in arrays.splits]).all():
+            return rows
     table_path, _ = join_paths(arrays.data_hash, folder)
     if not table_path.exists():
         raise FERPlusMissing(f"no FER+ join for these images (content hash {arrays.data_hash}, not Kaggle's "

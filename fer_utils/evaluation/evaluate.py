@@ -102,9 +102,10 @@ def top_confusions(matrix: np.ndarray, k: int = 6) -> list[tuple[int, int, int]]
 
 
 def metrics(classifier, ours: dict, accuracies: dict, single_view: dict, matrix: np.ndarray, train_acc: float,
-            val_acc: float, tta: str, profile: str, data_hash: str) -> dict:
+            val_acc: float, tta: str, profile: str, data_hash: str, ferplus: dict | None = None) -> dict:
     """Everything notebook 03 reports, with provenance, as written to reports/metrics.json: accuracy with the
-    classifier's test-time views (``tta``) and with one view (``single_view``)."""
+    classifier's test-time views (``tta``) and with one view (``single_view``), and against FER+'s majority labels
+    (``label_noise.scores``) where the votes are at hand."""
     path = Path(classifier.checkpoint_path).resolve()
     trained = classifier.provenance
     return {
@@ -115,6 +116,7 @@ def metrics(classifier, ours: dict, accuracies: dict, single_view: dict, matrix:
         "per_class": ours["per_class"],
         "confusion_matrix": matrix.tolist(),
         "train_accuracy": train_acc, "val_accuracy": val_acc, "tta_val_accuracy": classifier.tta_val_acc,
+        **({"ferplus": ferplus} if ferplus else {}),
         "original": ORIGINAL, "peer_fer_package": PEER_FER_PACKAGE,
         "provenance": {
             "checkpoint": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),

@@ -118,10 +118,14 @@ def mistake_galleries(images: np.ndarray, labels: np.ndarray, probs: np.ndarray,
     return figures
 
 
-def label_noise(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, columns: int = 8, path=None):
-    """Faces with their label and the model's prediction (``evaluate.likely_mislabelled``)."""
-    titles = [f"label {EMOTIONS[label]}\nmodel {EMOTIONS[p.argmax()]}" for label, p in zip(labels, probs)]
-    return faces(images, titles, columns=columns, path=path)
+def shares(values: dict[str, float], title: str, path=None):
+    """Horizontal bars of shares (0 to 1), each labelled with its percentage."""
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(values) + 0.8))
+    bars = ax.barh(list(values)[::-1], list(values.values())[::-1], color="tab:blue")
+    ax.bar_label(bars, labels=[f"{v:.1%}" for v in list(values.values())[::-1]], padding=3, fontsize=8)
+    ax.set(xlim=(0, 1), title=title)
+    save(fig, path)
+    return fig
 
 
 def learning_curves(history: list[dict], path=None):
@@ -145,14 +149,15 @@ def learning_curves(history: list[dict], path=None):
     return fig
 
 
-def confusion_matrices(matrix: np.ndarray, path=None):
-    """Seaborn heatmaps of a confusion matrix, in counts and normalised per true class."""
+def confusion_matrices(matrix: np.ndarray, axes_labels: tuple[str, str] = ("true", "predicted"),
+                       title: str = "confusion matrix", path=None):
+    """Seaborn heatmaps of a confusion matrix, in counts and normalised per row; ``axes_labels``: (rows, columns)."""
     fig, axes = plt.subplots(1, 2, figsize=(14, 5.5))
     normalised = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
-    for ax, data, fmt, title in ((axes[0], matrix, "d", "counts"), (axes[1], normalised, ".2f", "row-normalised")):
+    for ax, data, fmt, kind in ((axes[0], matrix, "d", "counts"), (axes[1], normalised, ".2f", "row-normalised")):
         sns.heatmap(data, annot=True, fmt=fmt, cmap="Blues", xticklabels=EMOTIONS, yticklabels=EMOTIONS, ax=ax,
                     cbar=False, square=True)
-        ax.set(xlabel="predicted", ylabel="true", title=f"confusion matrix ({title})")
+        ax.set(xlabel=axes_labels[1], ylabel=axes_labels[0], title=f"{title} ({kind})")
     fig.tight_layout()
     save(fig, path)
     return fig
