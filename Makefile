@@ -13,7 +13,7 @@ REPORTS  := $(patsubst notebooks/%,reports/%,$(wildcard notebooks/[0-9][0-9]-*.i
 PROFILE_STAMP := reports/.profile-$(PROFILE)
 DEPS     := reports/.modules.mk
 
-.PHONY: help setup kernel-user data report smoke test test-fast lint lab results gpu-profiles sweep levers clean
+.PHONY: help setup kernel-user data report smoke test test-fast lint lab results score-folder gpu-profiles sweep levers clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -77,6 +77,12 @@ lint: $(STAMP) ## check the code with ruff
 
 lab: $(STAMP) ## open JupyterLab on the notebooks, with this checkout's kernel
 	JUPYTER_PREFER_ENV_PATH=1 $(VENV)/bin/jupyter lab notebooks
+
+FOLDER ?=
+OUT    ?= reports/score-folder
+score-folder: $(STAMP) ## score the shipped model on your labelled faces: FOLDER=path (a subfolder per emotion) OUT=path
+	@test -n "$(FOLDER)" || { echo "usage: make score-folder FOLDER=path/to/faces OUT=path/to/results (FOLDER holds a subfolder per emotion)"; exit 2; }
+	$(PY) -m fer_utils.report.score_folder "$(FOLDER)" --out "$(OUT)"
 
 gpu-profiles: $(STAMP) ## on a CUDA GPU: train and evaluate the full and original profiles into runs/gpu-profiles.json
 	$(PY) -m fer_utils.training.gpu_profiles
