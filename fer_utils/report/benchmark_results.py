@@ -159,3 +159,35 @@ def render_commands(times: dict, metrics: dict, evaluation: dict | None = None) 
         lines[-1] += (f" The evaluation gave {reproduced[0]['numbers'] - reproduced[0]['changed']} of the "
                       f"{reproduced[0]['numbers']} numbers in `models/fer2013-resnet18.metrics.json` again.")
     return lines
+
+
+def render_score_folder(result: dict) -> list[str]:
+    """benchmarks/score_folder.py: the command's speed on crops and photos, and its score on FER+'s own PNGs."""
+    targets = result["targets"]
+    return [f"`make score-folder` (`benchmarks/score_folder.py` on {result['cpu']}): 1,000 FER2013 test faces as "
+            f"48-px crops scored in {result['crops_1000_s']:.0f} s (target {targets['crops_1000_s']} s), and 200 "
+            f"photos of FER2013 test faces pasted at 90-180 px into 320x240 scenes in {result['photos_200_s']:.0f} s "
+            f"(target {targets['photos_200_s']} s; a face found in {result['photos_scored']}, accuracy "
+            f"{_pct(result['photos_accuracy'])}). On FER+'s lossless PrivateTest PNGs in folders by their FER+ "
+            f"majority ({result['ferplus_privatetest_images']:,} images) it scores "
+            f"{_pct(result['ferplus_privatetest_accuracy'])}, against "
+            f"{_pct(result['metrics_ferplus_privatetest_accuracy'])} for the Kaggle JPEGs of the same faces in the "
+            f"metrics: {result['ferplus_gap_points']:.2f} points apart (target under {targets['ferplus_gap_points']})."]
+
+
+def render_ferplus_training(result: dict) -> list[str]:
+    """fer_utils.evaluation.label_noise: the shipped model and the one trained on FER+'s votes, on both label sets."""
+    lines = ["The shipped recipe trained on FER2013's labels and on FER+'s vote distributions "
+             "(`python -m fer_utils.evaluation.label_noise runs/cpu-ferplus/best.pt --write`; the default call, FER+ "
+             "counted on the images with a majority among the seven):", "",
+             "| profile | targets | validation, FER2013 | validation, FER+ | PrivateTest, FER2013 | PrivateTest, FER+ "
+             "| test, FER2013 | test, FER+ | macro F1, FER2013 / FER+ | minutes |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for m in result["models"]:
+        test = m["combined test"]
+        lines.append(f"| {m['profile']} | {m['labels']} | {_pct(m['validation']['fer2013'])} | "
+                     f"{_pct(m['validation']['ferplus'])} | {_pct(m['PrivateTest']['fer2013'])} | "
+                     f"{_pct(m['PrivateTest']['ferplus'])} | {_pct(test['fer2013'])} | {_pct(test['ferplus'])} | "
+                     f"{test['macro_f1_fer2013']:.3f} / {test['macro_f1_ferplus']:.3f} | {m['training_minutes']:.0f} "
+                     f"on {m['trained_on']} |")
+    return lines

@@ -31,7 +31,9 @@ from .benchmark_results import (
     render_crop_margins,
     render_detectors,
     render_evaluation_time,
+    render_ferplus_training,
     render_levers,
+    render_score_folder,
     render_video,
 )
 from .plots import confusion_matrices
@@ -42,7 +44,8 @@ PRECISION = MODELS_DIR / "classifier-precision.json"
 # models/<file>: its README paragraph
 BENCHMARKS = {"crop-margins.json": render_crop_margins, "devfaces-detectors.json": render_detectors,
               "devfaces-video.json": render_video, "evaluation-time.json": render_evaluation_time,
-              "levers.json": render_levers}
+              "levers.json": render_levers, "score-folder.json": render_score_folder,
+              "ferplus-training.json": render_ferplus_training}
 CONFUSION_FIGURE = MODELS_DIR / "fer2013-resnet18-confusion.png"
 DEMO_GIF = MODELS_DIR / "fer2013-resnet18-demo.gif"
 
