@@ -3,12 +3,14 @@ import json
 import logging
 import re
 
+import cv2
 import nbformat
 import papermill as pm
 import pytest
 from conftest import real_fer2013
 
 from fer_utils.data.fer2013 import load_arrays
+from fer_utils.labels import EMOTIONS
 from fer_utils.model.classifier import load_classifier
 from fer_utils.paths import CONFIG_DIR, NOTEBOOKS_DIR, ROOT
 from fer_utils.report import pipeline
@@ -76,8 +78,12 @@ def test_notebook_subset_by_prefix():
 def test_smoke_pipeline_writes_every_report(tmp_path, monkeypatch):
     monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "runs"))
     data = real_fer2013()
-    written = pipeline.run("smoke", overrides=data, output_dir=tmp_path, runs_dir=tmp_path / "runs",
-                           log_output=False)
+    faces, own = load_arrays(data.get("data_dir"), verbose=False).split("test"), tmp_path / "own-faces"
+    for i in range(14):  # notebook 03's folders: a labelled folder of 48-px faces
+        (own / EMOTIONS[faces.labels[i]]).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(own / EMOTIONS[faces.labels[i]] / f"face{i}.png"), faces.images[i])
+    written = pipeline.run("smoke", overrides={**data, "folders": str(own)}, output_dir=tmp_path,
+                           runs_dir=tmp_path / "runs", log_output=False)
     assert [p.stem for p in written] == [nb.stem for nb in NOTEBOOKS]
     for name in (nb.stem for nb in NOTEBOOKS):
         assert (tmp_path / f"{name}.html").stat().st_size > 1000
@@ -100,6 +106,12 @@ def test_smoke_pipeline_writes_every_report(tmp_path, monkeypatch):
     assert (tmp_path / "figures" / "03-confusion-matrix.png").exists()
     evaluation = (tmp_path / "03-evaluation.html").read_text()
     assert "background-color: #000000" not in evaluation, "empty cells of the table must not be painted black"
+    if data:  # the committed sample is not Kaggle's FER2013: no FER+ join, and the notebook says so in one line
+        assert "ferplus" not in metrics and "FER+ votes are not available for these images" in evaluation
+    else:
+        assert metrics["ferplus"]["n_images"]["combined"] > 0.5 * len(test)
+    own_scores = json.loads((tmp_path / "folders" / "own-faces" / "scores.json").read_text())
+    assert own_scores["scored"] == 14 and (tmp_path / "figures" / "03-folders-confusion.png").exists()
     analysis = json.loads((tmp_path / "error_analysis.json").read_text())
     assert set(analysis["calibration"]) >= {"temperature", "ece_raw", "ece_scaled"} and analysis["robustness"]
     assert (tmp_path / "figures" / "04-gradcam.png").exists()

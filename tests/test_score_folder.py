@@ -109,3 +109,17 @@ def test_no_face_anywhere_is_an_error_and_unreadable_files_are_reported(tmp_path
 def test_the_command_says_what_is_wrong_and_exits_2(tmp_path, capsys):
     assert sf.main([str(tmp_path / "absent"), "--out", str(tmp_path / "out")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_the_notebooks_folders_are_scored_and_set_beside_fer2013(tmp_path, classifier):
+    test = load_arrays(SAMPLE_DIR, verbose=False).split("test")
+    for i in range(len(test)):
+        path = tmp_path / "lab" / EMOTIONS[test.labels[i]] / f"face{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), test.images[i])
+    assert sf.score_folders(" ; ", tmp_path / "out", classifier) == {}  # the parameter left empty: nothing
+    scores = sf.score_folders(f"{tmp_path / 'lab'};", tmp_path / "out", classifier)
+    assert list(scores) == ["lab"] and (tmp_path / "out" / "lab" / "scores.json").exists()
+    table, matrices = sf.beside(scores, "FER2013 test", {"accuracy": 0.5, "scored": 9}, np.eye(7, dtype=int))
+    assert list(table.index) == ["FER2013 test", "lab"] and list(table.columns) == ["accuracy", "scored"]
+    assert table.loc["lab", "scored"] == len(test) and matrices["lab"].sum() == len(test)

@@ -172,6 +172,7 @@ def join(arrays: FERArrays, archive: Path | str, votes_csv: Path | str = VOTES_C
         "data_hash": arrays.data_hash, "images": len(arrays), "ferplus_images": len(rows),
         "matched": int(matched.sum()), "coverage": round(float(coverage), 5),
         "ferplus_rows_matched": int(len(np.unique(match[matched]))),
+        "ferplus_coverage": round(len(np.unique(match[matched])) / len(rows), 5),  # of FER+'s images, matched
         "rms_percentiles": {f"p{p}": round(float(np.percentile(distance[matched], p)), 3) if matched.any() else None
                             for p in (50, 90, 99, 100)},
         "nearest_rms_unmatched": round(float(distance[~matched].min()), 3) if (~matched).any() else None,

@@ -163,6 +163,19 @@ def confusion_matrices(matrix: np.ndarray, axes_labels: tuple[str, str] = ("true
     return fig
 
 
+def confusion_panels(matrices: dict[str, np.ndarray], path=None):
+    """Row-normalised confusion matrices side by side, one per named image set (true classes down, predicted across)."""
+    fig, axes = plt.subplots(1, len(matrices), figsize=(5.2 * len(matrices), 5), squeeze=False)
+    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+        matrix = np.asarray(matrix)
+        sns.heatmap(matrix / np.maximum(matrix.sum(1, keepdims=True), 1), annot=True, fmt=".2f", cmap="Blues",
+                    xticklabels=EMOTIONS, yticklabels=EMOTIONS, ax=ax, cbar=False, square=True, vmin=0, vmax=1)
+        ax.set(xlabel="predicted", ylabel="true", title=f"{name} ({matrix.sum():,} faces)")
+    fig.tight_layout()
+    save(fig, path)
+    return fig
+
+
 def f1_against(ours: dict, original: dict, path=None):
     """Per-class F1, ours beside the original study's."""
     rows = [(name, source, table["per_class"][name]["f1"])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 
 from ..data.fer2013 import IMAGE_SIZE, IMAGE_SUFFIXES
@@ -139,6 +140,20 @@ def score_folder(folder: Path | str, out: Path | str | None = None, checkpoint: 
     if out is not None:
         write(out, scores, read, probs)
     return scores
+
+
+def score_folders(folders: str, out: Path, classifier) -> dict[str, dict]:
+    """Notebook 03's ``folders`` parameter: each of the ";"-separated folders scored into ``out``/<its name>/."""
+    paths = [Path(folder.strip()).expanduser() for folder in folders.split(";") if folder.strip()]
+    return {path.name: score_folder(path, out / path.name, classifier=classifier) for path in paths}
+
+
+def beside(folder_scores: dict[str, dict], name: str, scores: dict, matrix) -> tuple[pd.DataFrame, dict]:
+    """The folders' scores in a table under another image set's (``name``: its ``scores`` and confusion ``matrix``),
+    and all their confusion matrices by name."""
+    table = pd.DataFrame({name: scores, **folder_scores}).T[list(scores)]
+    matrices = {key: np.array(folder["confusion_matrix"]) for key, folder in folder_scores.items()}
+    return table, {name: np.asarray(matrix), **matrices}
 
 
 def main(argv=None) -> int:
