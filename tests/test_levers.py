@@ -26,8 +26,10 @@ def test_distillation_and_refit_options_are_checked():
         TrainConfig(teacher="models/fer2013-resnet18.pt")
     with pytest.raises(ConfigError, match="must lie in"):
         TrainConfig(teacher="t.pt", distill=1.5)
-    with pytest.raises(ConfigError, match="needs pipeline=fast"):
+    with pytest.raises(ConfigError, match="need pipeline=fast"):
         TrainConfig(teacher="t.pt", distill=0.5, pipeline="torchvision")
+    with pytest.raises(ConfigError, match="need pipeline=fast"):
+        TrainConfig(labels="ferplus", pipeline="torchvision")
     with pytest.raises(ConfigError, match="set tta to the views"):
         TrainConfig(val_fraction=0.0)
     assert TrainConfig(val_fraction=0.0, tta="ten-crop").val_fraction == 0
