@@ -27,7 +27,7 @@ from .fer2013 import FERArrays, load_arrays
 FERPLUS_DIR = ROOT / "ferplus"  # the votes (fer2013new.csv), their licence and the joins, shipped
 VOTES_CSV = FERPLUS_DIR / "fer2013new.csv"
 VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown",
-                "NF")
+                "NF")  # fer2013new.csv's vote columns, in its order (read_votes checks them): FER+'s, not a choice
 SEVEN = [EMOTIONS.index(name) for name in ("neutral", "happy", "surprise", "sad", "angry", "disgust", "fear")]
 NO_LABEL = -1  # no FER+ majority: the annotators split, or FER+ has no image of it
 OUTSIDE = -2  # a FER+ majority outside the seven classes: contempt, unknown or not a face

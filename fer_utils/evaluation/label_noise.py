@@ -20,7 +20,8 @@ from ..paths import MODELS_DIR, ROOT, SHIPPED_CHECKPOINT
 from ..provenance import git_commit
 from ..scores import accuracy
 
-SPLITS = ("PublicTest", "PrivateTest", "combined")
+SPLITS = ("PublicTest", "PrivateTest", "combined")  # the test subsets FER+ is scored on (``evaluate.test_subsets``,
+# without leak_free: FER+'s figures compare with FER+'s own, which has no such subset)
 VERDICTS = {"sides with the model": "model", "sides with FER2013's label": "label", "names a third class": "third",
             "split, no majority": "split", "contempt, unknown or not a face": "outside"}
 
@@ -90,7 +91,6 @@ def worst_against_votes(labels: np.ndarray, crowd: np.ndarray) -> dict[str, floa
             "contempt, unknown or not a face": _share(crowd == OUTSIDE)}
 
 
-
 def table(crowd_scores: dict) -> pd.DataFrame:
     """The ``scores`` per split, as notebook 03 shows them."""
     columns = {"n_images": "images with a FER+ majority", "label_agreement": "FER2013 label = FER+ majority",
@@ -114,17 +114,19 @@ def model_on_both_label_sets(classifier, arrays: FERArrays, crowd: np.ndarray) -
            "labels": classifier.config.get("labels", "fer2013"), "tta": classifier.tta,
            "trained_on": classifier.provenance.get("device"),
            "training_minutes": round((classifier.provenance.get("wall_s") or 0) / 60, 1)}
-    parts = {"validation": split.val, **{name: arrays.split(name) for name in ("PublicTest", "PrivateTest")},
-             "combined test": arrays.split("test")}
-    for name, part in parts.items():
-        predicted = classifier.predict_proba(part.images).argmax(1)
-        theirs = crowd[[row_of[n] for n in part.names]]
-        has = theirs >= 0
-        out[name] = {"fer2013": accuracy(predicted, part.labels), "ferplus": accuracy(predicted[has], theirs[has]),
-                     "images": len(part), "images_ferplus": int(has.sum())}
-        if name == "combined test":
-            out[name]["macro_f1_fer2013"] = float(f1_score(part.labels, predicted, average="macro"))
-            out[name]["macro_f1_ferplus"] = float(f1_score(theirs[has], predicted[has], average="macro"))
+    for images, parts in ((split.val, {"validation": None}), (arrays.split("test"), {
+            "PublicTest": "PublicTest", "PrivateTest": "PrivateTest", "combined test": None})):
+        predicted_all = classifier.predict_proba(images.images).argmax(1)  # each image set once, its splits sliced
+        crowd_all = crowd[[row_of[n] for n in images.names]]
+        for name, split_name in parts.items():
+            mask = np.ones(len(images), bool) if split_name is None else images.splits == split_name
+            predicted, labels, theirs = predicted_all[mask], images.labels[mask], crowd_all[mask]
+            has = theirs >= 0
+            out[name] = {"fer2013": accuracy(predicted, labels), "ferplus": accuracy(predicted[has], theirs[has]),
+                         "images": int(mask.sum()), "images_ferplus": int(has.sum())}
+            if name == "combined test":
+                out[name]["macro_f1_fer2013"] = float(f1_score(labels, predicted, average="macro"))
+                out[name]["macro_f1_ferplus"] = float(f1_score(theirs[has], predicted[has], average="macro"))
     return out
 
 
@@ -148,6 +150,11 @@ def comparison_table(record: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).T.round(4)
 
 
+def load_comparison(path: Path = TRAINING_JSON) -> dict | None:
+    """``models/ferplus-training.json``, or None where it has not been written."""
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Compare checkpoints with the shipped model on FER2013's labels "
                                      "and on FER+'s majority labels (validation and test, the default call).")
@@ -165,8 +172,3 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def load_comparison(path: Path = TRAINING_JSON) -> dict | None:
-    """``models/ferplus-training.json``, or None where it has not been written."""
-    return json.loads(path.read_text()) if path.exists() else None
