@@ -11,9 +11,8 @@ export FER2013_ZIP
 
 REPORTS  := $(patsubst notebooks/%,reports/%,$(wildcard notebooks/[0-9][0-9]-*.ipynb))
 PROFILE_STAMP := reports/.profile-$(PROFILE)
-DEPS     := reports/.modules.mk
 
-.PHONY: help setup kernel-user data report smoke test test-fast lint lab results score-folder gpu-profiles sweep levers clean
+.PHONY: help setup kernel-user data report smoke test test-fast lint lab results score-folder gpu-profiles sweep clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -39,27 +38,19 @@ kernel-user: $(STAMP) ## register this checkout's kernel for a Jupyter installed
 data: $(STAMP) ## obtain and verify FER2013 in data/fer2013 (from a folder, FER2013_ZIP, fer2013.csv or Kaggle)
 	$(PY) -c "from fer_utils.data.fer2013 import load_arrays; load_arrays()"
 
-# One executed notebook per report. Each depends on its notebook, on the fer_utils modules that the notebook uses
-# (directly or through other modules; $(DEPS), written from the source by fer_utils.report.imports), on the profile, and
-# on the report whose output it reads: notebooks 03-05 use the checkpoint that notebook 02 trains.
+# One executed notebook per report. Each depends on its notebook, on the package, on the profile, and on the report
+# whose output it reads: notebooks 03-05 use the checkpoint that notebook 02 trains.
 reports/01-data-exploration.ipynb: notebooks/01-data-exploration.ipynb
 reports/02-training.ipynb: notebooks/02-training.ipynb
 reports/03-evaluation.ipynb: notebooks/03-evaluation.ipynb reports/02-training.ipynb
 reports/04-error-analysis.ipynb: notebooks/04-error-analysis.ipynb reports/02-training.ipynb
 reports/05-webcam-demo.ipynb: notebooks/05-webcam-demo.ipynb reports/02-training.ipynb
 
-reports/%.ipynb: $(PROFILE_STAMP) pyproject.toml | $(STAMP)
+reports/%.ipynb: $(PROFILE_STAMP) pyproject.toml $(wildcard fer_utils/*.py fer_utils/*/*.py) | $(STAMP)
 	$(PY) -m fer_utils.report.pipeline --profile $(PROFILE) --only $*
 
 $(PROFILE_STAMP): | $(STAMP)
 	mkdir -p reports && rm -f reports/.profile-* && touch $@
-
-$(DEPS): $(wildcard fer_utils/*.py fer_utils/*/*.py notebooks/*.ipynb) | $(STAMP)
-	mkdir -p reports && $(PY) -m fer_utils.report.imports > $@
-
-ifneq ($(filter report smoke reports/%,$(MAKECMDGOALS)),)
-include $(DEPS)
-endif
 
 report: $(REPORTS) ## run all notebooks on PROFILE into reports/ (executed .ipynb + HTML)
 
@@ -91,14 +82,8 @@ SWEEP ?= balance recipe
 sweep: $(STAMP) ## rerun the Optuna sweeps from scratch (SWEEP=balance or recipe; both by default) into models/sweeps/
 	for name in $(SWEEP); do $(PY) -m fer_utils.training.sweep configs/sweeps/$$name.yaml --fresh || exit 1; done
 
-LEVERS := cpu cpu-distill cpu-refit cpu-distill-refit
-levers: $(STAMP) ## train the recipe and its levers toward 70 % (hours each on a CPU; resumable), then their table
-	for name in $(LEVERS); do $(PY) -m fer_utils.training.train --profile $$name || exit 1; done
-	$(PY) -m fer_utils.training.levers $(addprefix runs/,$(LEVERS)) --write
-	$(PY) -m fer_utils.report.results render
-
-results: $(STAMP) ## fill the README results and model card from models/fer2013-resnet18.metrics.json
-	$(PY) -m fer_utils.report.results render
+results: $(STAMP) ## adopt the shipped model's metrics (reports/metrics.json of `make report PROFILE=evaluate`) into models/
+	$(PY) -m fer_utils.report.results adopt
 
 clean: ## remove reports and caches (keeps .venv, data and trained runs)
 	rm -rf reports .pytest_cache .ruff_cache data/cache

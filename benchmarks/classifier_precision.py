@@ -1,8 +1,8 @@
 """The realtime classifier at each precision on this CPU: latency per face at batch 1 (alternating rounds, median of
 each round, best round counts) and single-view accuracy on the 7,178 FER2013 test faces.
 
-- onnxruntime fp32: the exported network with its preprocessing;
-- onnxruntime int8: static quantisation calibrated on 512 training faces (fer_utils.model.export.quantize_int8);
+- onnxruntime fp32: the exported network (fer_utils.model.engines);
+- onnxruntime int8: static quantisation calibrated on 512 training faces (fer_utils.model.engines.int8_forward);
 - PyTorch fp32, and PyTorch bf16 (autocast, channels-last) where the CPU has native bf16. onnxruntime's CPU
   provider has no bf16 convolutions, so bf16 is measured in PyTorch.
 
@@ -16,25 +16,14 @@ import json
 import time
 
 import numpy as np
-import torch
 
 from fer_utils.data.fer2013 import load_arrays
 from fer_utils.device import cpu_has_bf16
-from fer_utils.model.classifier import SingleView, load_classifier, to_faces
-from fer_utils.model.onnx_twin import OnnxClassifier, fast_classifier
-from fer_utils.model.views import batched_logits
+from fer_utils.model.classifier import SingleView, fast_classifier, load_classifier
+from fer_utils.model.engines import TorchForward
 from fer_utils.paths import MODELS_DIR
 from fer_utils.provenance import cpu_description
-from fer_utils.scores import accuracy, softmax
-
-
-class Bf16(SingleView):
-    """The PyTorch classifier, one view, in bf16 autocast with channels-last, as training runs on such a CPU."""
-
-    def predict_proba(self, faces):
-        faces = torch.from_numpy(to_faces(faces))
-        logits = batched_logits(self.classifier.model, faces, self.classifier.model_cfg, bf16=True, channels_last=True)
-        return softmax(logits.numpy())
+from fer_utils.scores import accuracy
 
 
 def median_ms(classifier, face, repeats: int) -> float:
@@ -57,12 +46,12 @@ def main() -> None:
     args = parser.parse_args()
 
     classifier = load_classifier(args.checkpoint, "cpu")
-    variants = {"onnxruntime fp32": fast_classifier(classifier, precision="fp32"),
-                "onnxruntime int8": fast_classifier(classifier, precision="int8"),
-                "pytorch fp32": SingleView(classifier)}
-    if cpu_has_bf16():
-        variants["pytorch bf16"] = Bf16(classifier)
-    if not isinstance(variants["onnxruntime int8"], OnnxClassifier) or variants["onnxruntime int8"].precision != "int8":
+    variants = {"onnxruntime fp32": fast_classifier(classifier, "fp32"),
+                "onnxruntime int8": fast_classifier(classifier, "int8"),
+                "pytorch fp32": SingleView(classifier, TorchForward(classifier.model))}
+    if cpu_has_bf16():  # as training runs on such a CPU
+        variants["pytorch bf16"] = SingleView(classifier, TorchForward(classifier.model, bf16=True, channels_last=True))
+    if variants["onnxruntime int8"].forward.name != "onnxruntime int8":
         raise SystemExit("no int8 model: see the line above")
     test = load_arrays(verbose=False).split("test")
     face = test.images[:1]

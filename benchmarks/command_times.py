@@ -9,7 +9,7 @@ HEAD (FER2013 linked in, its array cache built first, nothing else cached), one 
     ci         .ci/run itself, on a fresh clone beside this one (a new .venv, then `make test`; about 12 minutes)
 
 The figures go into models/command-times.json under this machine's kind (a CPU with native bf16 or without, or a
-GPU), beside those other machines left there; `python -m fer_utils.report.results render` puts them in the README.
+GPU), beside those other machines left there; the README quotes them.
 
     python benchmarks/command_times.py smoke evaluate test-fast ci --write
 """

@@ -19,8 +19,7 @@ import cv2
 import numpy as np
 
 from fer_utils.data.fer2013 import load_arrays
-from fer_utils.model.classifier import SingleView, load_classifier
-from fer_utils.model.onnx_twin import fast_classifier
+from fer_utils.model.classifier import SingleView, fast_classifier, load_classifier
 from fer_utils.paths import MODELS_DIR
 from fer_utils.realtime import iou
 from fer_utils.realtime.crops import crop_face

@@ -20,8 +20,8 @@ import numpy as np
 from devfaces import devfaces
 from realtime_fps import CAMERA_LOOP, VIDEO_FILE_LOOP, OriginalLoop
 
-from fer_utils.model.classifier import SingleView, load_classifier
-from fer_utils.model.onnx_twin import fast_classifier
+from fer_utils.model.classifier import SingleView, fast_classifier, load_classifier
+from fer_utils.model.engines import TorchForward
 from fer_utils.paths import MODELS_DIR, devfaces_dir
 from fer_utils.provenance import cpu_description
 from fer_utils.realtime import EmotionRecognizer, draw
@@ -86,7 +86,7 @@ def main() -> None:
         raise SystemExit(f"no devfaces videos at {devfaces_dir()} (set FER_DEVFACES to the folder): nothing to measure")
     classifier = load_classifier(device="cpu")
     realtime = fast_classifier(classifier)
-    loops = {"original": lambda: OriginalLoop(SingleView(classifier)),
+    loops = {"original": lambda: OriginalLoop(SingleView(classifier, TorchForward(classifier.model))),
              CAMERA_LOOP: lambda: EmotionRecognizer.for_camera(realtime),
              VIDEO_FILE_LOOP: lambda: EmotionRecognizer(realtime),
              "ours, haar": lambda: EmotionRecognizer.for_camera(realtime, detector="haar")}

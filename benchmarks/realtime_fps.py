@@ -38,8 +38,8 @@ import numpy as np
 
 from fer_utils import EMOTIONS
 from fer_utils.data.fer2013 import load_arrays
-from fer_utils.model.classifier import SingleView, load_classifier
-from fer_utils.model.onnx_twin import fast_classifier
+from fer_utils.model.classifier import SingleView, fast_classifier, load_classifier
+from fer_utils.model.engines import TorchForward
 from fer_utils.paths import MODELS_DIR
 from fer_utils.provenance import cpu_description
 from fer_utils.realtime import DEFAULT_DETECTOR, EmotionRecognizer, FaceResult, draw, iou
@@ -166,7 +166,7 @@ def main() -> None:
     loops = {"camera": lambda: EmotionRecognizer.for_camera(fast),
              "tracking": lambda: EmotionRecognizer(fast),
              "tracking_haar": lambda: EmotionRecognizer(fast, detector="haar"),
-             "original": lambda: OriginalLoop(SingleView(classifier))}
+             "original": lambda: OriginalLoop(SingleView(classifier, TorchForward(classifier.model)))}
     seconds = {name: {"one_face": np.inf, "scenes": [np.inf] * len(clips)} for name in loops}
     outputs, camera = {}, {name: {"processed": [], "shown": []} for name in loops}
     for round_index in range(args.rounds):

@@ -57,6 +57,14 @@ TINY = {"epochs": 2, "batch_size": 16, "stem": "imagenet", "optimizer": "adam", 
 QUICK = {**TINY, "tta": "none"}  # where the test-time views are not under test: no choice of views at the end
 
 
+@pytest.fixture(autouse=True)
+def exports_in_a_test_folder(tmp_path_factory, monkeypatch):
+    """The networks that tests export to ONNX go to one folder of this session, never to the project's data/cache."""
+    from fer_utils.model import classifier
+
+    monkeypatch.setattr(classifier, "CACHE", tmp_path_factory.getbasetemp() / "cache")
+
+
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory):
     """Ten random faces a class to train on: after validation's 7, an epoch is three full
@@ -98,16 +106,25 @@ FAST_TIER_STEPS = 10  # issue 39: the fast tier trains "no more than a few steps
 
 
 @pytest.fixture(autouse=True)
-def few_training_steps(request, monkeypatch):
-    """A test outside the slow tier that takes more than ``FAST_TIER_STEPS`` training steps fails, saying so (the
-    session's ``tiny_run`` trains before this counts: six steps)."""
+def few_training_steps(request):
+    """A test outside the slow tier that takes more than ``FAST_TIER_STEPS`` optimiser steps fails, saying so (the
+    session's ``tiny_run`` trains before this counts: six steps). Every optimiser step with gradients is counted,
+    through torch's own global hook, whatever the training code calls its functions."""
     if request.node.get_closest_marker("slow"):
         yield
         return
-    from fer_utils.training import train
+    from torch.optim.optimizer import register_optimizer_step_post_hook
 
-    steps, step = [], train.train_step
-    monkeypatch.setattr(train, "train_step", lambda *args, **kwargs: steps.append(1) or step(*args, **kwargs))
-    yield
+    steps = []
+
+    def count(optimizer, args, kwargs):  # a training step has gradients; a schedule stepped alone has none
+        if any(p.grad is not None for group in optimizer.param_groups for p in group["params"]):
+            steps.append(1)
+
+    handle = register_optimizer_step_post_hook(count)
+    try:
+        yield steps
+    finally:
+        handle.remove()
     assert len(steps) <= FAST_TIER_STEPS, (f"{request.node.name} took {len(steps)} training steps; the fast tier "
                                            f"takes at most {FAST_TIER_STEPS}: train less, or mark it slow")

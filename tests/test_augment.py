@@ -1,4 +1,4 @@
-"""Class balance and batch mixing: what they do to the batches and the labels."""
+"""Class balance and mixup: what they do to the batches and the labels."""
 
 import numpy as np
 import pytest
@@ -22,27 +22,16 @@ def coded_batch(n=32):
 
 def test_mixup_mixes_images_and_labels_by_the_same_share():
     x, y = coded_batch()
-    mixed, y_a, y_b, lam = augment.mix(x, y, 0.4, 0.0, torch.Generator().manual_seed(0))
+    mixed, y_a, y_b, lam = augment.mix(x, y, 0.4, torch.Generator().manual_seed(0))
     assert torch.equal(y_a, y) and 0 < lam < 1 and not torch.equal(y_b, y)
     expected = lam * (y_a.float() + 1) + (1 - lam) * (y_b.float() + 1)
     torch.testing.assert_close(mixed[:, 0, 0, 0], expected)
     assert torch.equal(mixed.amin(dim=(1, 2, 3)), mixed.amax(dim=(1, 2, 3)))  # a blend of whole images
 
 
-def test_cutmix_pastes_a_rectangle_and_lam_is_the_share_left():
-    x, y = coded_batch()
-    for seed in range(5):
-        mixed, y_a, y_b, lam = augment.mix(x, y, 0.0, 1.0, torch.Generator().manual_seed(seed))
-        kept = (mixed[:, 0] == (y_a.float() + 1).view(-1, 1, 1)).flatten(1).float().mean(1)
-        differs = y_a != y_b  # where an image meets itself, the patch changes nothing
-        torch.testing.assert_close(kept[differs], torch.full_like(kept[differs], lam))
-        pasted = mixed[:, 0] == (y_b.float() + 1).view(-1, 1, 1)
-        assert bool(((mixed[:, 0] == (y_a.float() + 1).view(-1, 1, 1)) | pasted).all())
-
-
 def test_no_mixing_leaves_the_batch_alone():
     x, y = coded_batch()
-    mixed, y_a, y_b, lam = augment.mix(x, y, 0.0, 0.0, torch.Generator().manual_seed(0))
+    mixed, y_a, y_b, lam = augment.mix(x, y, 0.0, torch.Generator().manual_seed(0))
     assert mixed is x and lam == 1.0 and torch.equal(y_a, y_b)
 
 
@@ -64,11 +53,11 @@ def test_the_balanced_sampler_draws_the_classes_about_equally():
     weights = train.class_weights(labels.numpy())[labels]
     config = TrainConfig(batch_size=100, flip=0.0, rotation=0.0, translate=0.0, scale=0.0, erasing=0.0)
     cfg = models.model_config("fer", 1, 48, 0.0, 1.0)
-    drawn = torch.cat([y for _, y in loaders.fast_batches(faces, labels, config, cfg, torch.Generator().manual_seed(0),
+    drawn = torch.cat([y for _, y in loaders.batches_of(faces, labels, config, cfg, torch.Generator().manual_seed(0),
                                                           weights)])
     assert len(drawn) == len(labels)
     assert 0.4 < drawn.float().mean() < 0.6  # a tenth of the faces, half of the draws
-    plain = torch.cat([y for _, y in loaders.fast_batches(faces, labels, config, cfg,
+    plain = torch.cat([y for _, y in loaders.batches_of(faces, labels, config, cfg,
                                                           torch.Generator().manual_seed(0))])
     assert plain.float().mean() == pytest.approx(0.1)  # without the weights, each face once
 
@@ -79,8 +68,8 @@ def test_the_weighted_loss_is_what_a_step_minimises():
     config = training_config("smoke", {"label_smoothing": 0.0, "balance": "loss"})
     x, y = torch.randn(8, 1, 48, 48), imbalanced_labels(6, 2)
     weights = train.class_weights(y.numpy())
-    run = train.Run(config, torch.device("cpu"), Ranks(), Clock(config, 1), torch.Generator().manual_seed(0), False,
-                    False, weights)
+    run = train.Run(config=config, device=torch.device("cpu"), ranks=Ranks(), clock=Clock(config, 1),
+                    generator=torch.Generator().manual_seed(0), bf16=False, channels_last=False, loss_weights=weights)
     with torch.no_grad():
         expected = F.cross_entropy(model.train()(x), y, weight=weights).item()
     torch.manual_seed(0)
@@ -104,12 +93,18 @@ def test_the_balance_reaches_training(tmp_path, monkeypatch):
     the very batches that ``none`` trains on, and ``none`` does neither."""
     from conftest import QUICK
 
-    step, seen = train.train_step, []
-    monkeypatch.setattr(train, "train_step", lambda *args: seen.append(args[3].tolist()) or step(*args))  # (.., y, run)
+    batches_of, seen = train.batches_of, []
+
+    def recorded(*args, **kwargs):  # the (faces, labels) batches that training steps on
+        for x, y in batches_of(*args, **kwargs):
+            seen.append(y.tolist())
+            yield x, y
+
+    monkeypatch.setattr(train, "batches_of", recorded)
     happy, first_loss = {}, {}
     for balance in ("none", "loss", "sampler"):  # three steps each: 48 of the 60 faces
         seen.clear()
-        options = {**QUICK, "epochs": 1, "val_fraction": 0.0, "balance": balance}
+        options = {**QUICK, "epochs": 1, "balance": balance}
         result = train.train("smoke", options, tmp_path / balance, arrays=imbalanced_fer(), progress=False)
         labels = [label for batch in seen for label in batch]
         happy[balance] = labels.count(EMOTIONS.index("happy")) / len(labels)

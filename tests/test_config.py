@@ -14,7 +14,7 @@ from fer_utils.training.config import ConfigError, TrainConfig, training_config
 @pytest.mark.parametrize("key, value, allowed", [
     ("balance", "sampel", "none, loss, sampler"),
     ("amp", "bf61", "auto, bf16, off"),
-    ("pipeline", "reference", "fast, torchvision"),
+    ("labels", "crowd", "fer2013, ferplus"),
     ("tta", "mirror", "auto, none, flip, ten-crop"),
     ("in_channels", 2, "1, 3"),
 ])
@@ -27,7 +27,8 @@ def test_a_wrong_value_names_the_allowed_ones(key, value, allowed):
     ("epochs", "ten", "epochs must be of type int, got 'ten'"),
     ("epochs", 2.5, "epochs must be of type int"),
     ("lr", True, "lr must be of type float, got True"),
-    ("crop", "yes", "crop must be of type bool"),
+    ("clean", "yes", "clean must be of type bool"),
+    ("val_fraction", 0.0, r"val_fraction .* must lie in \(0, 1\), got 0.0"),
     ("epochs", 0, "epochs must be positive"),
     ("flip", 1.5, r"flip is a probability and must lie in \[0, 1\], got 1.5"),
     ("flip", -0.1, r"flip is a probability"),
@@ -41,14 +42,10 @@ def test_a_wrong_type_or_range_is_an_error(key, value, message):
         training_config("cpu", {key: value})
 
 
-def test_progressive_resizing_needs_the_fast_pipeline():
-    with pytest.raises(ConfigError, match="small_input \\(progressive resizing\\) needs pipeline=fast"):
-        training_config("cpu-budget", {"pipeline": "torchvision"})
-
-
-def test_crops_must_be_smaller_than_the_faces():
-    with pytest.raises(ConfigError, match="crop=true needs input_size below"):
-        TrainConfig(crop=True, input_size=48)
+@pytest.mark.parametrize("profile, changed", [("cpu-ferplus", {"labels"})])
+def test_a_variant_profile_is_the_cpu_recipe_with_only_its_change(profile, changed):
+    recipe, variant = training_config("cpu").as_dict(), training_config(profile).as_dict()
+    assert {key for key, value in variant.items() if recipe[key] != value} - {"profile"} == changed
 
 
 def test_numbers_are_accepted_where_floats_are_expected():

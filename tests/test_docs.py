@@ -7,10 +7,10 @@ import json
 import re
 
 import pytest
+from import_graph import modules
 
 from fer_utils.paths import CONFIG_DIR, NOTEBOOKS_DIR, ROOT
 from fer_utils.realtime import DETECTORS
-from fer_utils.report.imports import modules
 from fer_utils.report.pipeline import notebook_parameters
 
 PROFILE = re.compile(r"PROFILE=([a-z][\w-]*)|--profile[ =]([a-z][\w-]*)|`([a-z][\w-]*)` profile")

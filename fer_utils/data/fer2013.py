@@ -359,8 +359,6 @@ def train_val_indices(labels: np.ndarray, val_fraction: float = 0.1, seed: int =
     from sklearn.model_selection import train_test_split
 
     index = np.arange(len(labels))
-    if val_fraction == 0:  # a refit on all of train
-        return index, index[:0]
     counts = np.bincount(labels)
     can_stratify = counts[counts > 0].min() >= 2 and round(val_fraction * len(labels)) >= (counts > 0).sum()
     stratify = labels if can_stratify else None
@@ -371,13 +369,3 @@ def train_val_indices(labels: np.ndarray, val_fraction: float = 0.1, seed: int =
 def pixel_stats(images: np.ndarray) -> tuple[float, float]:
     """Mean and standard deviation of the pixels scaled to [0, 1]: the normalisation that training uses."""
     return float(images.mean(dtype=np.float64) / 255.0), float(images.std(dtype=np.float64) / 255.0)
-
-
-def imagefolder(folder: Path | str | None = None, split: str = "train", transform=None):
-    """The original study's torchvision ImageFolder over ``train/`` or ``test/``."""
-    from torchvision.datasets import ImageFolder
-
-    dataset = ImageFolder(str(ensure_fer2013(folder) / split), transform=transform)
-    if tuple(dataset.classes) != EMOTIONS:
-        raise DatasetError(f"ImageFolder found classes {dataset.classes}, expected {list(EMOTIONS)}.")
-    return dataset

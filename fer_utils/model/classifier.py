@@ -1,26 +1,34 @@
-"""A trained checkpoint as a classifier: ``load_classifier(path).predict_proba(faces)`` in PyTorch (the realtime
-path's onnxruntime twin is ``fer_utils.model.onnx_twin``)."""
+"""A trained checkpoint as a classifier: ``load_classifier(path).predict_proba(faces)``, with the test-time views
+the checkpoint chose, in onnxruntime on a CPU where it is installed, else PyTorch; ``fast_classifier`` gives one view
+a face for the demo's loop, in int8 where that keeps fp32's labels.
 
+    python -m fer_utils.model.classifier --output fer2013-resnet18.onnx   # the shipped model as ONNX, checked
+"""
+
+import argparse
+import shutil
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from ..data.fer2013 import IMAGE_SIZE
+from ..data.fer2013 import IMAGE_SIZE, load_arrays
 from ..device import pick_device
 from ..labels import EMOTIONS
 from ..paths import DATA_DIR, RUNS_DIR, SHIPPED_CHECKPOINT
 from ..provenance import file_sha256
 from ..scores import softmax
 from .checkpoint import CheckpointError, load_checkpoint
-from .engines import TorchForward, onnx_forward
+from .engines import CALIBRATION_FACES, TOLERANCE, OnnxForward, TorchForward, int8_forward, onnx_forward
 from .logit_cache import LogitCache
 from .network import build_model
-from .views import mean_of_views, view_logits, view_names
+from .views import mean_of_views, preprocess, view_logits, view_names
 
-ENGINES = ("torch", "auto")  # auto: onnxruntime on a CPU where it is installed and matches PyTorch, else torch
-LOGITS_CACHE = DATA_DIR / "cache" / "logits"
+ENGINES = ("auto", "torch")  # auto: onnxruntime on a CPU where it is installed and matches PyTorch, else torch
+CACHE = DATA_DIR / "cache"  # the exported networks, and the logits under logits/
+PRECISIONS = ("int8", "fp32")
 
 
 def default_checkpoint() -> Path:
@@ -64,7 +72,7 @@ def to_faces(faces) -> np.ndarray:
 class FERClassifier:
     """A ResNet18 and its preprocessing, batched on one device. Predictions average the test-time views that the
     checkpoint chose on validation (``tta``), unless a call names others. ``forward`` runs the network (PyTorch, or
-    its onnxruntime twin; ``fer_utils.model.engines``); with a ``cache``, the logits of each image set and view are
+    onnxruntime; ``fer_utils.model.engines``); with a ``cache``, the logits of each image set and view are
     computed once."""
 
     def __init__(self, model: torch.nn.Module, model_cfg: dict, device: torch.device, checkpoint: dict, path: Path,
@@ -110,11 +118,11 @@ class FERClassifier:
     def __repr__(self) -> str:
         cfg = self.model_cfg
         return (f"FERClassifier({self.checkpoint_path}, resnet18 stem={cfg['stem']}, input {cfg['input_size']}px "
-                f"{'crops' if cfg.get('crop') else 'resized'} x {cfg['in_channels']}ch, test-time views {self.tta}, "
+                f"x {cfg['in_channels']}ch, test-time views {self.tta}, "
                 f"device={self.device}, {self.forward.name}{', logits cached' if self.cache else ''})")
 
 
-def load_classifier(path: Path | str | None = None, device: str = "auto", engine: str = "torch",
+def load_classifier(path: Path | str | None = None, device: str = "auto", engine: str = "auto",
                     cache: bool = False) -> FERClassifier:
     """Load a fer-study checkpoint (default: ``default_checkpoint()``) onto a device. ``engine`` "auto" runs the
     network in onnxruntime on a CPU where that is installed; ``cache`` keeps the logits under data/cache/logits."""
@@ -132,24 +140,83 @@ def load_classifier(path: Path | str | None = None, device: str = "auto", engine
                               f"and {cfg['in_channels']} channel(s): {str(err)[:300]}") from err
     target = pick_device(device, verbose=False)
     model = model.to(target).eval()
-    digest = file_sha256(path) if engine == "auto" or cache else ""
-    forward = None
-    if engine == "auto" and target.type == "cpu":
-        input_shape = (cfg["in_channels"], cfg["input_size"], cfg["input_size"])
-        forward = onnx_forward(model, input_shape, DATA_DIR / "cache" / f"network-{digest[:16]}.onnx")
-    forward = forward or TorchForward(model)
-    logits_cache = LogitCache(LOGITS_CACHE, digest, forward.name) if cache else None
-    return FERClassifier(model, cfg, target, checkpoint, path, forward, logits_cache)
+    classifier = FERClassifier(model, cfg, target, checkpoint, path)
+    if engine == "auto":
+        classifier.forward = cached_onnx(classifier) or classifier.forward
+    if cache:
+        classifier.cache = LogitCache(CACHE / "logits", file_sha256(path), classifier.forward.name)
+    return classifier
+
+
+def cached_onnx(classifier: FERClassifier, threads: int = 0) -> OnnxForward | None:
+    """onnxruntime on the classifier's network in fp32, exported once into ``CACHE``; None on a GPU, or where
+    onnxruntime is missing or the export does not match PyTorch."""
+    if classifier.device.type != "cpu":
+        return None
+    cfg = classifier.model_cfg
+    path = CACHE / f"network-{file_sha256(classifier.checkpoint_path)[:16]}.onnx"
+    return onnx_forward(classifier.model, (cfg["in_channels"], cfg["input_size"], cfg["input_size"]), path, threads)
 
 
 class SingleView:
-    """A classifier that always predicts from one view (no test-time augmentation), for realtime use."""
+    """A classifier that predicts from one view (no test-time views) through ``forward``, for the demo's loop."""
 
-    def __init__(self, classifier: FERClassifier):
-        self.classifier = classifier
+    def __init__(self, classifier: FERClassifier, forward=None):
+        self.classifier, self.forward = classifier, forward or classifier.forward
 
     def predict_proba(self, faces) -> np.ndarray:
-        return self.classifier.predict_proba(faces, tta="none", cache=False)  # a frame's faces: never kept
+        x = preprocess(torch.from_numpy(to_faces(faces)).to(self.classifier.device), self.classifier.model_cfg)
+        return softmax(self.forward(x).cpu().numpy())  # a frame's faces: never cached
 
     def __repr__(self) -> str:
-        return f"{self.classifier!r}, one view"
+        return f"{Path(self.classifier.checkpoint_path).name}, {self.forward.name}, one view"
+
+
+def fast_classifier(classifier: FERClassifier, precision: str = "int8", data_dir: str | None = None) -> SingleView:
+    """One view a face, for the demo's loop: on a CPU, onnxruntime on one thread, in ``precision``; else the
+    classifier's own engine. int8 (the default) is calibrated on FER2013 training faces; where they are not at hand,
+    or int8 does not keep fp32's labels (``engines.int8_forward``), it runs fp32, and a line says why."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    forward = cached_onnx(classifier, threads=1)
+    if forward is not None and precision == "int8":
+        quantized = int8_network(classifier, forward, data_dir)
+        if isinstance(quantized, str):
+            print(f"realtime classifier in fp32: {quantized}")
+        else:
+            forward = quantized
+    return SingleView(classifier, forward)
+
+
+def int8_network(classifier: FERClassifier, fp32: OnnxForward, data_dir: str | None) -> OnnxForward | str:
+    """``engines.int8_forward`` calibrated on ``CALIBRATION_FACES`` FER2013 training faces and checked on as many
+    others (or why not)."""
+
+    def inputs():
+        train = load_arrays(data_dir, verbose=False).split("train")
+        chosen = np.random.default_rng(0).permutation(len(train))[:2 * CALIBRATION_FACES]
+        faces = preprocess(torch.from_numpy(train.images[chosen]), classifier.model_cfg).numpy()
+        return faces[:CALIBRATION_FACES], faces[CALIBRATION_FACES:]
+
+    return int8_forward(fp32, inputs)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", help="default: the shipped model, else the newest run")
+    parser.add_argument("--output", type=Path, required=True, help="where to write the .onnx file")
+    args = parser.parse_args(argv)
+    forward = cached_onnx(load_classifier(args.checkpoint, device="cpu"))
+    if forward is None:
+        print("no ONNX export: it needs onnxruntime and onnxscript (pip install -e '.[export]'), and an export "
+              f"that matches PyTorch to {TOLERANCE:g}", file=sys.stderr)
+        return 1
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(forward.path, args.output)
+    print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.1f} MB), its logits within {TOLERANCE:g} of "
+          "PyTorch's; its input is normalised faces (fer_utils.model.views.preprocess)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -28,12 +28,12 @@ def imagenet_state_dict() -> dict:
 
 
 def build_model(stem: str = "fer", in_channels: int = 1, weights: str | None = None,
-                on_missing_weights: str = "random", num_classes: int = len(EMOTIONS)) -> tuple[nn.Module, str]:
+                num_classes: int = len(EMOTIONS)) -> tuple[nn.Module, str]:
     """A ResNet18 with a ``num_classes`` head, and how it was initialised ("imagenet" or "random ...").
 
     ``weights="imagenet"`` loads the ImageNet weights (conv1 summed over RGB for one channel; kept random for the
-    FER stems, whose conv1 has another shape). When they are unavailable, ``on_missing_weights`` chooses between
-    "random" (warn and continue from random initialisation) and "fail".
+    FER stems, whose conv1 has another shape). Where they are unavailable, it warns and starts from random weights,
+    and the returned string says so.
     """
     if stem not in STEMS:
         raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
@@ -44,8 +44,6 @@ def build_model(stem: str = "fer", in_channels: int = 1, weights: str | None = N
             model.load_state_dict(imagenet_state_dict())
             init = "imagenet"
         except WeightsUnavailable as err:
-            if on_missing_weights == "fail":
-                raise
             warnings.warn(f"{err} Falling back to random initialisation.", stacklevel=2)
             init = "random (imagenet weights unavailable)"
         model.fc = nn.Linear(model.fc.in_features, num_classes)
@@ -66,8 +64,7 @@ def build_model(stem: str = "fer", in_channels: int = 1, weights: str | None = N
     return model, init
 
 
-def model_config(stem: str, in_channels: int, input_size: int, mean: float, std: float, crop: bool = False) -> dict:
-    """What a checkpoint records to rebuild the model and its preprocessing (``crop``: the model sees crops of the
-    faces rather than resized faces)."""
+def model_config(stem: str, in_channels: int, input_size: int, mean: float, std: float) -> dict:
+    """What a checkpoint records to rebuild the model and its preprocessing."""
     return {"arch": "resnet18", "stem": stem, "in_channels": in_channels, "input_size": input_size,
-            "num_classes": len(EMOTIONS), "mean": mean, "std": std, "crop": crop}
+            "num_classes": len(EMOTIONS), "mean": mean, "std": std}

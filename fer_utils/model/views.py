@@ -1,5 +1,5 @@
-"""What the model sees at evaluation: uint8 faces to its normalised input (the whole face resized, or the centre crop
-for models trained on crops), the test-time views (flip, ten crops), and batched logits averaged over the views.
+"""What the model sees at evaluation: uint8 faces to its normalised input, the test-time views (flip, ten crops), and
+batched logits averaged over the views.
 ``model_cfg`` is the dict a checkpoint records (``models.model_config``)."""
 
 import torch
@@ -20,17 +20,9 @@ def normalise(x: torch.Tensor, model_cfg: dict) -> torch.Tensor:
     return x.expand(-1, model_cfg["in_channels"], -1, -1) if model_cfg["in_channels"] > 1 else x
 
 
-def centre_crop(faces: torch.Tensor, side: int) -> torch.Tensor:
-    top, left = (faces.shape[-2] - side) // 2, (faces.shape[-1] - side) // 2
-    return faces[..., top:top + side, left:left + side]
-
-
 def preprocess(faces: torch.Tensor, model_cfg: dict) -> torch.Tensor:
-    """What the model sees at evaluation: the centre crop (for models trained on crops) or the face resized to the
-    input size, normalised."""
+    """What the model sees at evaluation: the face resized to the input size, normalised."""
     size = model_cfg["input_size"]
-    if model_cfg.get("crop") and faces.shape[-1] > size:
-        faces = centre_crop(faces, size)
     x = to_float(faces)
     if x.shape[-1] != size or x.shape[-2] != size:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
@@ -48,13 +40,13 @@ VIEWS = {"none": ("face",), "flip": ("face", "face mirrored"),
          "ten-crop": (*CORNERS, *(f"{name} mirrored" for name in CORNERS))}  # the views each mode averages
 
 
-def view(faces: torch.Tensor, name: str, model_cfg: dict | None = None) -> torch.Tensor:
-    """One named view of a uint8 batch: the faces, a crop (the model's input size for models trained on crops,
-    else 90 % of the side, which ``preprocess`` resizes back to the model's input), or either mirrored."""
+def view(faces: torch.Tensor, name: str) -> torch.Tensor:
+    """One named view of a uint8 batch: the faces, a crop of 90 % of the side (which ``preprocess`` resizes back to
+    the model's input), or either mirrored."""
     base, mirrored = name.removesuffix(" mirrored"), name.endswith(" mirrored")
     if base != "face":
         side = faces.shape[-1]
-        crop = model_cfg["input_size"] if model_cfg and model_cfg.get("crop") else round(side * 0.9)
+        crop = round(side * 0.9)
         top, left = (int((side - crop) * share) for share in CORNERS[base])
         faces = faces[..., top:top + crop, left:left + crop]
     return faces.flip(-1) if mirrored else faces
@@ -66,12 +58,6 @@ def view_names(tta: str) -> tuple[str, ...]:
     return VIEWS[tta]
 
 
-def tta_views(faces: torch.Tensor, tta: str = "none", model_cfg: dict | None = None) -> list[torch.Tensor]:
-    """Test-time views of a uint8 batch: the faces; plus their mirror images; or ten crops (the four corners and the
-    centre, each also mirrored)."""
-    return [view(faces, name, model_cfg) for name in view_names(tta)]
-
-
 def view_logits(forward, faces: torch.Tensor, model_cfg: dict, names, batch_size: int = 512) -> dict:
     """{view name: float logits (N, classes)} of uint8 faces; all the views of a batch go through ``forward`` (a
     callable from normalised input to logits, ``fer_utils.model.engines``) in one pass of about ``batch_size``
@@ -81,7 +67,7 @@ def view_logits(forward, faces: torch.Tensor, model_cfg: dict, names, batch_size
     parts = {name: [] for name in names}
     for start in range(0, len(faces), step):
         chunk = faces[start:start + step]
-        logits = forward(torch.cat([preprocess(view(chunk, name, model_cfg), model_cfg) for name in names]))
+        logits = forward(torch.cat([preprocess(view(chunk, name), model_cfg) for name in names]))
         for name, part in zip(names, logits.split(len(chunk))):
             parts[name].append(part)
     empty = torch.zeros((0, model_cfg["num_classes"]), device=faces.device)

@@ -1,7 +1,7 @@
 """The demo's loop: ``EmotionRecognizer(classifier)(frame)`` gives each face's box, smoothed probabilities and id.
 
-One loop serves cameras, video files and photos; how it was chosen, mechanism by mechanism, is in docs/realtime.md
-(benchmarks/realtime_ablation.py)."""
+One loop serves cameras, video files and photos, read top to bottom in ``EmotionRecognizer.__call__``; how it was
+chosen, mechanism by mechanism, is in docs/realtime.md."""
 
 import time
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from .detectors import (
 )
 from .sources import is_camera, is_still, to_gray
 
+SMOOTHING = 0.6  # the past's weight a frame in the moving average of a face's probabilities (docs/realtime.md)
 MODES = ("track", "still")  # video files and cameras; photos (no smoothing, each searched whole): not tuned
 STAGES = ("gray", "detect", "follow", "classify")  # where a frame's time goes (``stage_seconds``)
 
@@ -97,9 +98,7 @@ class EmotionRecognizer:
     there was chosen by a measurement, and one not named is realtime v3's, which no mechanism of the ablation changed.
     """
 
-    margins = CROP_MARGINS
-
-    def __init__(self, classifier, detector=DEFAULT_DETECTOR, mode: str = "track", smoothing: float = 0.6,
+    def __init__(self, classifier, detector=DEFAULT_DETECTOR, mode: str = "track", smoothing: float = SMOOTHING,
                  search_every: int = 15, classify_every: int = 3, near_every: int = 3, upscale: float = 2,
                  search_width: int | None = None):
         if mode not in MODES:
@@ -122,14 +121,14 @@ class EmotionRecognizer:
         self.stage_seconds = dict.fromkeys(STAGES, 0.0)  # summed over the frames
 
     @classmethod
-    def for_camera(cls, classifier, smoothing: float = 0.6, **kwargs) -> "EmotionRecognizer":
+    def for_camera(cls, classifier, smoothing: float = SMOOTHING, **kwargs) -> "EmotionRecognizer":
         """A live camera's recogniser, whose whole-frame searches are never enlarged, and made on frames wider than
         800 px shrunk to 800 px: a camera's frames do not wait for a slow search, and the boxes on screen stay on
         faces that have gone until it ends (800 px: benchmarks/realtime_fps.py's camera feed, docs/realtime.md)."""
         return cls(classifier, smoothing=smoothing, **{"upscale": 1, "search_width": 800, **kwargs})
 
     @classmethod
-    def for_source(cls, classifier, source, smoothing: float = 0.6, **kwargs) -> "EmotionRecognizer":
+    def for_source(cls, classifier, source, smoothing: float = SMOOTHING, **kwargs) -> "EmotionRecognizer":
         """The recogniser for a camera index, a video file, or an image or folder of images ("still")."""
         if is_camera(source):
             return cls.for_camera(classifier, smoothing, **kwargs)
@@ -140,44 +139,15 @@ class EmotionRecognizer:
         self.frames += 1
         if self.mode == "still":
             self.faces = []  # photos are unrelated to one another
-        gray = self.gray = to_gray(frame)
+        gray = to_gray(frame)
         frame = frame if np.asarray(frame).dtype == np.uint8 else gray  # a detector reads uint8 colour or gray
         started = self._lap("gray", started)
-        due = self._due()  # decided first: a frame whose faces all leave is shown without them at once
-        self._follow(frame, gray)
-        started = self._lap("follow", started)
-        if due:
-            self._add_new(self._search(frame))
-        started = self._lap("detect", started)
-        self._classify(gray)
-        self._lap("classify", started)
-        self.last_seconds = max(time.perf_counter() - begun, 1e-6)
-        self.fps = 1 / self.last_seconds if self.fps is None else 0.9 * self.fps + 0.1 / self.last_seconds
-        return [FaceResult(face.box, face.probs, face.id) for face in self.faces]
+        # a whole-frame search with no face held, after a face was lost, and every search_every frames; decided
+        # before following, so that a frame whose faces all leave is shown without them at once
+        search_due = not self.faces or self.lost or (self.frames - 1) % self.search_every == 0
 
-    def reset(self) -> None:
-        """Forget the faces held (a camera stopped, a new video)."""
-        self.faces = []
-
-    def _lap(self, stage: str, since: float) -> float:
-        now = time.perf_counter()
-        self.stage_seconds[stage] += now - since
-        return now
-
-    def _due(self) -> bool:
-        """Whether this frame gets a whole-frame search: with no face held, a face lost on the frame before, or
-        every ``search_every`` frames."""
-        return not self.faces or self.lost or (self.frames - 1) % self.search_every == 0
-
-    def _search(self, frame) -> list[tuple]:
-        """The boxes of a whole-frame search (``detectors.search``), given the faces held."""
-        faces = search(self.detector, frame, self.upscale, self.search_width, [face.box for face in self.faces])
-        return [tuple(int(round(v)) for v in box) for box in faces.boxes]
-
-    def _follow(self, frame, gray: np.ndarray) -> None:
-        """Each face held followed by its patch, or searched for near its box every ``near_every`` frames and where
-        the patch does not match; moved there, or dropped where neither finds it. Of two faces that meet, the newer
-        goes."""
+        # each face held followed by its patch, or searched for near its box every near_every frames and where the
+        # patch does not match; moved there, or dropped where neither finds it. Of two faces that meet, the newer goes
         kept = []
         for face in self.faces:
             box = match_patch(gray, face) if face.followed < self.near_every - 1 else None
@@ -191,24 +161,35 @@ class EmotionRecognizer:
                 kept.append(face)
         self.lost = len(kept) < len(self.faces)
         self.faces = kept
+        started = self._lap("follow", started)
 
-    def _add_new(self, boxes: list[tuple]) -> None:
-        """The boxes that overlap no face held become new faces."""
-        for box in boxes:
-            if not any(iou(box, face.box) >= 0.3 for face in self.faces):
-                self.faces.append(self._new_face(box))
+        # the boxes of a whole-frame search that overlap no face held become new faces
+        if search_due:
+            found = search(self.detector, frame, self.upscale, self.search_width, [face.box for face in self.faces])
+            for box in (tuple(int(round(v)) for v in box) for box in found.boxes):
+                if not any(iou(box, face.box) >= 0.3 for face in self.faces):
+                    self.faces.append(Face(self.next_id, box, patch_of(gray, box)))
+                    self.next_id += 1
+        started = self._lap("detect", started)
 
-    def _new_face(self, box: tuple) -> Face:
-        self.next_id += 1
-        return Face(self.next_id - 1, box, patch_of(self.gray, box))
-
-    def _classify(self, gray: np.ndarray) -> None:
-        """New faces, and those classified ``classify_every`` frames ago, in one batch; averaged into the past."""
+        # new faces, and those classified classify_every frames ago, in one batch, each averaged into its past
         due = [f for f in self.faces if f.probs is None or self.frames - f.classified >= self.classify_every]
-        if not due:
-            return
-        probs = self.classifier.predict_proba(np.stack([crop_face(gray, face.box, self.margins) for face in due]))
-        for face, p in zip(due, probs):
-            past = 0.0 if face.probs is None else self.smoothing ** (self.frames - face.classified)
-            face.probs = p if face.probs is None else past * face.probs + (1 - past) * p
-            face.classified = self.frames
+        if due:
+            probs = self.classifier.predict_proba(np.stack([crop_face(gray, f.box, CROP_MARGINS) for f in due]))
+            for face, p in zip(due, probs):
+                past = 0.0 if face.probs is None else self.smoothing ** (self.frames - face.classified)
+                face.probs = p if face.probs is None else past * face.probs + (1 - past) * p
+                face.classified = self.frames
+        self._lap("classify", started)
+        self.last_seconds = max(time.perf_counter() - begun, 1e-6)
+        self.fps = 1 / self.last_seconds if self.fps is None else 0.9 * self.fps + 0.1 / self.last_seconds
+        return [FaceResult(face.box, face.probs, face.id) for face in self.faces]
+
+    def reset(self) -> None:
+        """Forget the faces held (a camera stopped, a new video)."""
+        self.faces = []
+
+    def _lap(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.stage_seconds[stage] += now - since
+        return now

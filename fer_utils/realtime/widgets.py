@@ -21,7 +21,7 @@ import numpy as np
 import traitlets
 
 from ..labels import EMOTIONS
-from . import DEFAULT_DETECTOR, EmotionRecognizer, SourceError, draw, frames
+from . import DEFAULT_DETECTOR, SMOOTHING, EmotionRecognizer, SourceError, draw, frames
 
 STATIC = Path(__file__).parent / "static"
 
@@ -32,7 +32,7 @@ class BrowserCamera(anywidget.AnyWidget):
     _esm = STATIC / "browser_camera.js"
     _css = STATIC / "browser_camera.css"
     emotions = traitlets.List(list(EMOTIONS)).tag(sync=True)
-    smoothing = traitlets.Float(0.6).tag(sync=True)
+    smoothing = traitlets.Float(SMOOTHING).tag(sync=True)
     show_probs = traitlets.Bool(True).tag(sync=True)
     mirror = traitlets.Bool(True).tag(sync=True)
     frame_width = traitlets.Int(480).tag(sync=True)  # frames are downscaled to this width before they are sent
@@ -83,7 +83,7 @@ class KernelCamera:
     in place. Frames are opened and read on the kernel's main thread, in an asyncio task that yields between frames,
     so Stop and other widgets keep responding. ``widget`` is what a notebook displays."""
 
-    def __init__(self, classifier, source: int | str = 0, smoothing: float = 0.6, show_probs: bool = True,
+    def __init__(self, classifier, source: int | str = 0, smoothing: float = SMOOTHING, show_probs: bool = True,
                  detector: str = DEFAULT_DETECTOR):
         self.classifier, self.source, self.detector = classifier, source, detector
         self.start = widgets.ToggleButton(description="Start", icon="play", value=False)
@@ -134,7 +134,7 @@ class KernelCamera:
             self.status.value = problem or f"stopped after {count} frames; {self._name()} released"
 
 
-def live_camera(classifier, camera: str = "browser", smoothing: float = 0.6, show_probs: bool = True,
+def live_camera(classifier, camera: str = "browser", smoothing: float = SMOOTHING, show_probs: bool = True,
                 detector: str = DEFAULT_DETECTOR):
     """The live demo's widget: ``camera`` "browser" reads this browser's camera; a number opens that camera on the
     kernel's machine; anything else is a video file played through the same controls. ``detector`` names the face

@@ -1,3 +1,3 @@
 """Stage 4, training: options and profiles (``config``), augmentation, input pipelines, the schedule, several
-processes, run folders, the training loop (``train``), Optuna sweeps, the levers toward 70 % and the GPU profiles.
+processes, run folders, the training loop (``train``), Optuna sweeps and the GPU profiles.
 Imports the base modules, ``data``, ``model`` and ``evaluation``."""

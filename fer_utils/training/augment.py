@@ -1,9 +1,8 @@
 """Training augmentation as batched tensor ops on the training device (no per-image PIL work).
 
 Faces stay uint8 (N,48,48) on the device. One ``grid_sample`` per batch applies a random flip, rotation, translation
-and zoom and produces the model's input: the whole face resized, or a random crop of it when the model trains on
-crops. Random erasing and normalisation follow; mixup and cutmix mix the batch after that. ``model_cfg`` is the dict
-a checkpoint records (``models.model_config``).
+and zoom and produces the model's input. Random erasing and normalisation follow; mixup mixes the batch after that.
+``model_cfg`` is the dict a checkpoint records (``models.model_config``).
 """
 
 import math
@@ -18,20 +17,18 @@ def augment(faces: torch.Tensor, model_cfg: dict, generator: torch.Generator | N
             rotation: float = 10.0, translate: float = 0.1, scale: float = 0.0, erasing: float = 0.0,
             size: int | None = None) -> torch.Tensor:
     """Training view of a uint8 batch: random flip (probability), rotation (degrees), translation (fraction of the
-    side, like a random crop with padding), zoom (+-fraction), a random crop of the model's input size when
-    ``model_cfg["crop"]``, random erasing (probability), then normalisation. ``size``: the side of the output when
-    it differs from the model's input size (progressive resizing)."""
+    side, like a random crop with padding), zoom (+-fraction), random erasing (probability), then normalisation.
+    ``size``: the side of the output when it differs from the model's input size (progressive resizing)."""
     n, device, size = faces.shape[0], faces.device, size or model_cfg["input_size"]
-    window = model_cfg["input_size"] / faces.shape[-1] if model_cfg.get("crop") else 1.0  # the crop's share of the face
 
     def uniform(low, high):
         return torch.rand(n, generator=generator, device=device) * (high - low) + low
 
     angle = uniform(-rotation, rotation) * (math.pi / 180)
-    zoom = window / uniform(1 - scale, 1 + scale)
+    zoom = 1 / uniform(1 - scale, 1 + scale)
     mirror = torch.where(torch.rand(n, generator=generator, device=device) < flip, -1.0, 1.0)
     cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
-    shift = 2 * translate + 1 - window  # grid units: the face spans [-1, 1]
+    shift = 2 * translate  # grid units: the face spans [-1, 1]
     theta = torch.stack([
         torch.stack([cos * mirror, -sin, uniform(-shift, shift)], 1),
         torch.stack([sin * mirror, cos, uniform(-shift, shift)], 1),
@@ -66,24 +63,11 @@ def random_erase(x: torch.Tensor, probability: float, generator: torch.Generator
     return x.masked_fill(inside.unsqueeze(1), 0.0)
 
 
-
-def mix(x: torch.Tensor, y: torch.Tensor, mixup: float, cutmix: float, generator: torch.Generator):
-    """Mixup or cutmix with Beta(alpha, alpha) (whichever alpha is above 0; a coin toss when both are): returns the
-    mixed batch, both label sets and the share ``lam`` of the first."""
-    alphas = {"mixup": mixup, "cutmix": cutmix}
-    modes = [m for m in alphas if alphas[m] > 0]
-    if not modes:
+def mix(x: torch.Tensor, y: torch.Tensor, mixup: float, generator: torch.Generator):
+    """Mixup with Beta(alpha, alpha) where ``mixup`` (alpha) is above 0: returns the mixed batch, both label sets and
+    the share ``lam`` of the first."""
+    if mixup <= 0:
         return x, y, y, 1.0
-    pick = int(torch.randint(len(modes), (1,), generator=generator, device=generator.device))
-    alpha = alphas[modes[pick]]
-    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    lam = float(torch.distributions.Beta(mixup, mixup).sample())
     perm = torch.randperm(len(y), generator=generator, device=generator.device).to(x.device)
-    if modes[pick] == "mixup":
-        return lam * x + (1 - lam) * x[perm], y, y[perm], lam
-    h, w = x.shape[-2:]
-    cut_h, cut_w = int(h * math.sqrt(1 - lam)), int(w * math.sqrt(1 - lam))
-    top = int(torch.randint(h - cut_h + 1, (1,), generator=generator, device=generator.device))
-    left = int(torch.randint(w - cut_w + 1, (1,), generator=generator, device=generator.device))
-    x = x.clone()
-    x[..., top:top + cut_h, left:left + cut_w] = x[perm][..., top:top + cut_h, left:left + cut_w]
-    return x, y, y[perm], 1 - cut_h * cut_w / (h * w)
+    return lam * x + (1 - lam) * x[perm], y, y[perm], lam

@@ -29,20 +29,16 @@ class TrainConfig:
     profile: str = "custom"  # the profile these options came from; names the run folder runs/<profile>/
     data_dir: str = ""  # FER2013 folder; empty means data/fer2013
     max_per_class: int = 0  # images per class and split; 0 keeps all
-    val_fraction: float = 0.1  # share of train held out for model selection; 0 refits on all of train (set tta)
+    val_fraction: float = 0.1  # share of train held out to choose the checkpoint and its test-time views
     clean: bool = False  # leave out blank training images and duplicate groups whose copies disagree on the label
     seed: int = 0  # seed of the split, the initialisation and the augmentation
     device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
-    pipeline: Literal["fast", "torchvision"] = "fast"  # uint8 tensors on the device, or ImageFolder + PIL + DataLoader
     stem: Literal["imagenet", "fer", "fer-nopool"] = "fer"
     in_channels: Literal[1, 3] = 1
     input_size: int = 48  # side of the model's input
     small_input: int = 0  # side of the input early in training (progressive resizing: cheaper steps); 0 turns it off
     small_share: float = 0.5  # share of training, by the schedule's progress, at small_input
-    crop: bool = False  # train on random input_size crops of the 48x48 faces and evaluate on crops, not resizes
-    weights: Literal["none", "imagenet"] = "none"
-    on_missing_weights: Literal["random", "fail"] = "random"
-    init: str = ""  # a checkpoint whose weights training starts from (fine-tuning), in place of ``weights``
+    weights: Literal["none", "imagenet"] = "none"  # imagenet: torchvision's where at hand, else random and a warning
     epochs: int = 30  # with a time budget (minutes), the most epochs it may take
     minutes: float = 0.0  # time budget of training; the schedule follows the time spent and training stops when it is
     # spent (what a CPU buys in a fixed time, whatever its speed that day); 0 means a fixed number of epochs
@@ -54,12 +50,9 @@ class TrainConfig:
     schedule: Literal["none", "cosine", "onecycle"] = "onecycle"
     label_smoothing: float = 0.1
     mixup: float = 0.0  # mixup alpha; 0 turns it off
-    cutmix: float = 0.0  # cutmix alpha; 0 turns it off
     balance: Literal["none", "loss", "sampler"] = "none"  # class-weighted loss or class-balanced sampling
     labels: Literal["fer2013", "ferplus"] = "fer2013"  # the training targets: FER2013's labels, or FER+'s ten votes as
     # distributions (FER+'s "probability" mode; an image whose votes FER+ discards keeps its FER2013 label)
-    teacher: str = ""  # checkpoint whose probabilities (with its own test-time views) are mixed into the targets
-    distill: float = 0.0  # share of the teacher's probabilities in the targets (self-distillation); 0 turns it off
     flip: float = 0.5  # probability of a mirror image
     rotation: float = 10.0  # degrees, either way
     translate: float = 0.1  # fraction of the side, either way
@@ -69,8 +62,6 @@ class TrainConfig:
     tta: Literal["auto", "none", "flip", "ten-crop"] = "auto"  # the checkpoint's test-time views; auto: best on val
     amp: Literal["auto", "bf16", "off"] = "auto"  # auto: bf16 on CUDA and on CPUs with native bf16
     channels_last: Literal["auto", "on", "off"] = "auto"  # auto: on CUDA and on CPUs
-    compile: bool = False  # torch.compile the model
-    num_workers: int = 2  # DataLoader workers, torchvision pipeline only
 
     def __post_init__(self):
         for field in fields(self):
@@ -81,7 +72,10 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
-        for name in ("val_fraction", "erasing", "label_smoothing", "ema", "small_share"):
+        if not 0 < self.val_fraction < 1:
+            raise ConfigError(f"val_fraction is the share of train held out to choose the checkpoint and its views, "
+                              f"and must lie in (0, 1), got {self.val_fraction!r}")
+        for name in ("erasing", "label_smoothing", "ema", "small_share"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"{name} must lie in [0, 1), got {getattr(self, name)!r}")
         if not 0 <= self.flip <= 1:
@@ -89,21 +83,6 @@ class TrainConfig:
         if self.small_input and not 8 <= self.small_input < self.input_size:
             raise ConfigError(f"small_input must be 0 (off) or from 8 up to below input_size {self.input_size}, "
                               f"got {self.small_input}")
-        if self.small_input and self.pipeline == "torchvision":
-            raise ConfigError("small_input (progressive resizing) needs pipeline=fast")
-        if not 0 <= self.distill <= 1:
-            raise ConfigError(f"distill is the teacher's share of the targets and must lie in [0, 1], got "
-                              f"{self.distill!r}")
-        if bool(self.distill) != bool(self.teacher):
-            raise ConfigError("self-distillation needs both a teacher checkpoint and a distill share above 0; got "
-                              f"teacher={self.teacher!r}, distill={self.distill!r}")
-        if (self.distill or self.labels != "fer2013") and self.pipeline == "torchvision":
-            raise ConfigError("distill and labels=ferplus (soft targets) need pipeline=fast")
-        if self.val_fraction == 0 and self.tta == "auto":
-            raise ConfigError("val_fraction=0 (a refit on all training images) leaves no validation split to choose "
-                              "the test-time views on: set tta to the views that the run with a split chose")
-        if self.crop and self.input_size >= 48:
-            raise ConfigError(f"crop=true needs input_size below the faces' 48 pixels, got {self.input_size}")
 
     def as_dict(self) -> dict:
         return asdict(self)

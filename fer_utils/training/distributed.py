@@ -59,8 +59,6 @@ def join_processes(config: TrainConfig, device: torch.device) -> tuple[Ranks, to
         return Ranks(), device
     if device.type not in ("cpu", "cuda"):
         raise ConfigError(f"several processes train on CUDA or the CPU, not on {device.type}")
-    if config.pipeline != "fast":
-        raise ConfigError("several processes need pipeline=fast (each process augments its own share on its device)")
     if config.batch_size % world:
         raise ConfigError(f"batch_size {config.batch_size} is the global batch and must divide among {world} "
                           f"processes")

@@ -32,16 +32,14 @@ from ..data.splits import training_split
 from ..device import native_bf16, pick_device
 from ..labels import EMOTIONS
 from ..model.checkpoint import load_checkpoint
-from ..model.classifier import load_classifier
 from ..model.network import build_model, model_config
 from ..model.views import TTA_MODES, batched_logits, best_views
 from ..paths import RUNS_DIR
-from ..provenance import file_sha256
 from ..scores import accuracy
 from .augment import mix
 from .config import TRAINING_OPTIONS, ConfigError, TrainConfig, parse_pairs, training_config
 from .distributed import Ranks, join_processes, leave_processes
-from .loaders import fast_batches, torchvision_loader
+from .loaders import batches_of
 from .runs import (
     epoch_record,
     provenance,
@@ -85,7 +83,7 @@ class TrainingData:
     val_labels: torch.Tensor
     model_cfg: dict
     left_out: int  # training images left out by ``clean``
-    targets: torch.Tensor | None = None  # soft targets (N,7) of the training faces: FER+'s votes or a teacher's
+    targets: torch.Tensor | None = None  # soft targets (N,7) of the training faces: FER+'s votes
 
 
 def ferplus_targets(train: FERArrays) -> np.ndarray:
@@ -103,18 +101,9 @@ def ferplus_targets(train: FERArrays) -> np.ndarray:
 
 
 def training_targets(config: TrainConfig, train: FERArrays, device: torch.device) -> torch.Tensor | None:
-    """Soft targets of the training faces, or None for FER2013's labels as they are: FER+'s vote distributions
-    (``labels=ferplus``) or FER2013's one-hot labels, with ``distill`` of them replaced by a teacher's probabilities
-    from its own test-time views (self-distillation; computed once per teacher and image set, then cached)."""
-    if config.labels == "fer2013" and not config.distill:
-        return None
-    base = ferplus_targets(train) if config.labels == "ferplus" else np.eye(len(EMOTIONS), dtype=np.float32)[
-        train.labels]
-    if config.distill:
-        teacher = load_classifier(config.teacher, device.type, engine="auto", cache=True)
-        print(f"distilling {teacher} ({config.distill:g} of the targets)", flush=True)
-        base = (1 - config.distill) * base + config.distill * teacher.predict_proba(train.images)
-    return torch.from_numpy(base).to(device)
+    """Soft targets of the training faces (FER+'s vote distributions, ``labels=ferplus``), or None for FER2013's
+    labels as they are."""
+    return torch.from_numpy(ferplus_targets(train)).to(device) if config.labels == "ferplus" else None
 
 
 def prepare_data(config: TrainConfig, device: torch.device, arrays: FERArrays | None = None) -> TrainingData:
@@ -123,8 +112,7 @@ def prepare_data(config: TrainConfig, device: torch.device, arrays: FERArrays | 
         arrays = load_arrays(config.data_dir or None, verbose=False)
     split = training_split(arrays, config.as_dict())
     mean, std = pixel_stats(split.train_all.images[split.train_index])
-    model_cfg = model_config(config.stem, config.in_channels, config.input_size, round(mean, 4), round(std, 4),
-                             config.crop)
+    model_cfg = model_config(config.stem, config.in_channels, config.input_size, round(mean, 4), round(std, 4))
     images = torch.from_numpy(split.train_all.images).to(device)
     labels = torch.from_numpy(split.train_all.labels).to(device)
     train_on, val_on = torch.from_numpy(split.train_index).to(device), torch.from_numpy(split.val_index).to(device)
@@ -148,26 +136,10 @@ class Run:
     progress: bool = True  # tqdm bars
 
 
-def start_from(model, config: TrainConfig) -> str:
-    """Loads the weights of the checkpoint ``config.init`` into ``model``, and says so; a ``ConfigError`` where that
-    checkpoint's network is of another stem or input."""
-    saved = load_checkpoint(config.init)
-    ours = {"stem": config.stem, "in_channels": config.in_channels}
-    theirs = {key: saved["model"][key] for key in ours}
-    if theirs != ours:
-        raise ConfigError(f"init={config.init} holds a network with {theirs}, and this run builds one with {ours}: "
-                          "set stem and in_channels to the checkpoint's, or start from another checkpoint")
-    model.load_state_dict({name: tensor.float() for name, tensor in saved["state_dict"].items()})
-    return f"checkpoint {config.init} (sha256 {file_sha256(config.init)[:12]})"
-
-
 def build(run: Run):
     """The model, its optimiser and schedule, the weight average (None without ``ema``) and how it was initialised."""
     config = run.config
-    model, init = build_model(config.stem, config.in_channels, None if config.weights == "none" else config.weights,
-                              config.on_missing_weights)
-    if config.init:
-        init = start_from(model, config)
+    model, init = build_model(config.stem, config.in_channels, None if config.weights == "none" else config.weights)
     model = model.to(run.device)
     if run.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -181,7 +153,7 @@ def train_step(model, optimizer, x, y, run: Run) -> tuple[float, int]:
     """One optimisation step on a prepared batch; returns its loss and the number of correct predictions."""
     if run.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    x, y_a, y_b, lam = mix(x, y, run.config.mixup, run.config.cutmix, run.generator)
+    x, y_a, y_b, lam = mix(x, y, run.config.mixup, run.generator)
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=run.bf16):
         logits = model(x)
     logits = logits.float()
@@ -192,7 +164,7 @@ def train_step(model, optimizer, x, y, run: Run) -> tuple[float, int]:
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    hard = y_a.argmax(1) if y_a.ndim == 2 else y_a  # soft targets (distillation): their top class
+    hard = y_a.argmax(1) if y_a.ndim == 2 else y_a  # soft targets (FER+'s votes): their top class
     return loss.item(), int((logits.argmax(1) == hard).sum())
 
 
@@ -224,8 +196,6 @@ def validate(model, images: torch.Tensor, labels: torch.Tensor, model_cfg: dict,
     preprocessing."""
     model.eval()
     logits = batched_logits(model, images, model_cfg, tta, bf16=run.bf16, channels_last=run.channels_last)
-    if not len(labels):
-        return {"loss": 0.0, "acc": 0.0, "macro_f1": 0.0, "recall": [0.0] * len(EMOTIONS)}
     truth, predicted, classes = labels.cpu().numpy(), logits.argmax(1).cpu().numpy(), range(len(EMOTIONS))
     return {"loss": F.cross_entropy(logits, labels).item(), "acc": accuracy(predicted, truth),
             "macro_f1": float(f1_score(truth, predicted, labels=classes, average="macro", zero_division=0)),
@@ -275,18 +245,14 @@ def train_processes(config: TrainConfig, ranks: Ranks, device: torch.device, run
     torch.manual_seed(config.seed)
     bf16, channels_last = use_bf16(config, device), use_channels_last(config, device)
     ranks.say(f"profile {config.profile}: bf16 {'on' if bf16 else 'off'}, channels_last "
-              f"{'on' if channels_last else 'off'}, {config.pipeline} input pipeline"
+              f"{'on' if channels_last else 'off'}"
               + (f", {ranks.world} processes" if ranks.world > 1 else ""))
     if not ranks.main:
         ranks.barrier()  # rank 0 obtains and decodes the data first; the others then read its cache
     data = prepare_data(config, device, arrays)
     if ranks.main:
         ranks.barrier()
-    if config.pipeline == "torchvision":
-        loader = torchvision_loader(config, data.model_cfg, data.train_all.names[data.train_index], config.seed)
-        steps_per_epoch = len(loader)
-    else:
-        steps_per_epoch = max(1, len(data.train_index) // config.batch_size)
+    steps_per_epoch = max(1, len(data.train_index) // config.batch_size)
     clock = Clock(config, steps_per_epoch, ranks.furthest if ranks.world > 1 else None, now)
     weights = class_weights(data.train_all.labels[data.train_index]).to(device)
     run = Run(config, device, ranks, clock, torch.Generator(device=device).manual_seed(config.seed + ranks.rank),
@@ -305,12 +271,10 @@ def train_processes(config: TrainConfig, ranks: Ranks, device: torch.device, run
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config.as_dict(), sort_keys=False))
     step_model = DistributedDataParallel(model) if ranks.world > 1 else model
-    step_model = torch.compile(step_model) if config.compile else step_model
     info = {"init": init, "bf16": bf16, "channels_last": channels_last, "train_images": len(data.train_index),
             "val_images": len(data.val_index), "left_out": data.left_out, "steps_per_epoch": steps_per_epoch,
             "world_size": ranks.world, "global_batch": config.batch_size,
-            "batch_per_process": config.batch_size // ranks.world, "lr": config.lr,
-            **({"teacher_sha256": file_sha256(config.teacher)} if config.teacher else {})}
+            "batch_per_process": config.batch_size // ranks.world, "lr": config.lr}
 
     # the epochs
     budget = f" of {config.minutes:g}" if config.minutes else ""
@@ -321,13 +285,8 @@ def train_processes(config: TrainConfig, ranks: Ranks, device: torch.device, run
         if clock.done():
             break
         started = clock.now()
-        if config.pipeline == "torchvision":
-            loader.generator.manual_seed(config.seed + epoch)
-            batches = ((x.to(device), y.to(device)) for x, y in loader)
-        else:
-            targets = data.targets if data.targets is not None else data.labels
-            batches = fast_batches(data.images, targets, config, data.model_cfg, run.generator, sample_weights,
-                                   clock, ranks)
+        targets = data.targets if data.targets is not None else data.labels
+        batches = batches_of(data.images, targets, config, data.model_cfg, run.generator, sample_weights, clock, ranks)
         train_loss, train_acc = train_one_epoch(step_model, optimizer, schedule, ema, batches, steps_per_epoch, run,
                                                 f"epoch {epoch + 1}")
         generators = ranks.gather(run.generator.get_state()) if ranks.world > 1 else [run.generator.get_state()]
@@ -345,7 +304,7 @@ def train_processes(config: TrainConfig, ranks: Ranks, device: torch.device, run
         print(f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.3f} acc {train_acc:.3f} | "
               f"val loss {val_loss:.3f} acc {val_acc:.3f} | {seconds:.0f} s, {elapsed / 60:.1f}{budget} min in all",
               flush=True)
-        improved = val_acc > best_acc or not len(data.val_index)  # a refit on all of train keeps its last epoch
+        improved = val_acc > best_acc
         best_acc = max(best_acc, val_acc)
         common = epoch_record(data.model_cfg, config, info, history,
                               provenance(device, data.train_all.data_hash, config, elapsed))

@@ -1,16 +1,10 @@
-"""The package's import graph, read from the source (imports inside functions count, nothing is imported): what
-the layer test checks, and what each report depends on for ``make``.
-
-    python -m fer_utils.report.imports      # make's dependencies of each report on the modules its notebook uses
-"""
+"""The package's import graph, read from the source (imports inside functions count, nothing is imported), for the
+layer test and the docs test."""
 
 import ast
-import json
-import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1]
-NOTEBOOKS = PACKAGE.parent / "notebooks"
+PACKAGE = Path(__file__).resolve().parents[1] / "fer_utils"
 
 
 def modules(package: Path = PACKAGE) -> dict[str, Path]:
@@ -54,37 +48,3 @@ def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
         inside = name if path.name == "__init__.py" and name != "__init__" else name.rpartition(".")[0]
         graph[name] = imported_modules(path.read_text(), set(files), inside) - {name}
     return graph
-
-
-def closure(names: set[str], graph: dict[str, set[str]]) -> set[str]:
-    """``names`` and every module they import, directly or not, with the package's __init__, which runs first (what
-    its ``load_classifier`` would import is not followed)."""
-    seen, todo = {"__init__"}, list(names)
-    while todo:
-        name = todo.pop()
-        if name in graph and name not in seen:
-            seen.add(name)
-            todo.extend(graph[name])
-    return seen
-
-
-def notebook_modules(notebook: Path, graph: dict[str, set[str]]) -> set[str]:
-    """The package's modules that a notebook's code uses, directly or through other modules."""
-    cells = json.loads(Path(notebook).read_text())["cells"]
-    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    return closure(imported_modules(code, set(graph)), graph)
-
-
-def make_dependencies(notebooks: Path = NOTEBOOKS) -> str:
-    """One make line per notebook: its report depends on the module files the notebook uses."""
-    graph, files = import_graph(), modules()
-    lines = []
-    for notebook in sorted(Path(notebooks).glob("[0-9][0-9]-*.ipynb")):
-        used = sorted(files[name].relative_to(PACKAGE.parent).as_posix() for name in notebook_modules(notebook, graph))
-        files_used = " ".join(used)
-        lines.append(f"reports/{notebook.stem}.ipynb: {files_used}")
-    return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":
-    sys.stdout.write(make_dependencies())
