@@ -25,13 +25,14 @@ def write_sweep(path, **changes):
 
 @pytest.mark.parametrize("changes, message", [
     ({"budget": 3}, "unknown keys budget"),
-    ({"space": {"learning_rate": [0.1, 0.01]}, "trials": 2}, "space sets learning_rate, which are not training"),
-    ({"proxy": {"epoch": 2}}, "proxy sets epoch, which are not training options"),
+    ({"space": {"learning_rate": [0.1, 0.01]}, "trials": 2}, "space learning_rate: unknown training options"),
+    ({"proxy": {"epoch": 2}}, "unknown training options epoch"),
     ({"space": {"balance": ["none", "oversample"]}, "trials": 2}, "space balance: balance must be one of none, loss"),
     ({"space": {"lr": {"low": -0.1, "high": 0.1}}, "sampler": "tpe"}, "space lr: lr must be positive"),
     ({"space": {"lr": {"low": 0.3, "high": 0.1}}, "sampler": "tpe"}, "low and high must be numbers with low < high"),
     ({"space": {"lr": {"low": 0.01, "high": 0.1}}}, "the grid sampler needs a list of choices for every option"),
     ({"trials": 4}, "a grid of 3 combinations needs trials: 3, got 4"),
+    ({"trials": 0}, "trials must be a positive number"),
     ({"sampler": "random"}, "sampler must be one of grid, tpe"),
     ({"objective": "test_acc"}, "objective must be one of val_acc, val_macro_f1"),
     ({"profile": "gpu"}, "No profile 'gpu'"),

