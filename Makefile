@@ -12,7 +12,7 @@ export FER2013_ZIP
 REPORTS  := $(patsubst notebooks/%,reports/%,$(wildcard notebooks/[0-9][0-9]-*.ipynb))
 PROFILE_STAMP := reports/.profile-$(PROFILE)
 
-.PHONY: help setup kernel-user data report smoke test test-fast lint lab results score-folder gpu-profiles sweep clean
+.PHONY: help setup kernel-user data report smoke test test-fast lint lab results score-folder gpu-profiles sweep publish clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -54,7 +54,7 @@ $(PROFILE_STAMP): | $(STAMP)
 
 report: $(REPORTS) ## run all notebooks on PROFILE into reports/ (executed .ipynb + HTML)
 
-smoke: ## run all notebooks on the smoke profile (seconds, tiny data)
+smoke: ## run all notebooks on the smoke profile (about 2 minutes, tiny data)
 	$(MAKE) report PROFILE=smoke
 
 test: $(STAMP) ## run the tests, including a smoke run of the whole pipeline (what CI runs)
@@ -84,6 +84,10 @@ sweep: $(STAMP) ## rerun the Optuna sweeps from scratch (SWEEP=balance or recipe
 
 results: $(STAMP) ## adopt the shipped model's metrics (reports/metrics.json of `make report PROFILE=evaluate`) into models/
 	$(PY) -m fer_utils.report.results adopt
+
+publish: ## make report PROFILE=evaluate, then its executed notebooks into docs/report/ (the published report)
+	$(MAKE) report PROFILE=evaluate
+	$(PY) -m fer_utils.report.results publish
 
 clean: ## remove reports and caches (keeps .venv, data and trained runs)
 	rm -rf reports .pytest_cache .ruff_cache data/cache

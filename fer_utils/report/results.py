@@ -5,6 +5,7 @@ every measured number they give is in one.
     python -m fer_utils.report.results ship runs/cpu/best.pt        # store it (only if better on validation)
     python -m fer_utils.report.results adopt reports/metrics.json   # its metrics and confusion matrix, into models/
     python -m fer_utils.report.results demo                         # the README's demo GIF (needs FER2013)
+    python -m fer_utils.report.results publish                      # reports/ of PROFILE=evaluate into docs/report/
 """
 
 import argparse
@@ -17,13 +18,15 @@ import numpy as np
 from ..data.fer2013 import load_arrays
 from ..model.checkpoint import load_checkpoint, save_checkpoint
 from ..model.classifier import fast_classifier, load_classifier
-from ..paths import MODELS_DIR, SHIPPED_CHECKPOINT
+from ..paths import MODELS_DIR, REPORTS_DIR, ROOT, SHIPPED_CHECKPOINT
 from ..provenance import file_sha256
 from ..realtime.video import write_demo_gif
 from ..training.runs import summarise
 from .plots import confusion_matrices
 
 METRICS = MODELS_DIR / "fer2013-resnet18.metrics.json"
+PUBLISHED = ROOT / "docs" / "report"
+MAX_PUBLISHED_BYTES = 10e6
 CONFUSION_FIGURE = MODELS_DIR / "fer2013-resnet18-confusion.png"
 DEMO_GIF = MODELS_DIR / "fer2013-resnet18-demo.gif"
 
@@ -63,6 +66,36 @@ def adopt(report: Path) -> None:
     confusion_matrices(np.array(metrics["confusion_matrix"]), path=CONFUSION_FIGURE)
 
 
+def publish(reports: Path = REPORTS_DIR, folder: Path = PUBLISHED) -> list[Path]:
+    """The executed notebooks of ``make report PROFILE=evaluate`` (the shipped model), each stamped with its commit,
+    date, machine, run time and the model's hash, into ``folder`` with an index, for the repository's web view."""
+    runs = json.loads((reports / "run.json").read_text()) if (reports / "run.json").exists() else {}
+    executed = sorted(reports.glob("[0-9][0-9]-*.ipynb"))
+    if not executed or any(runs.get(path.stem, {}).get("profile") != "evaluate" for path in executed):
+        raise SystemExit(f"{reports} does not hold a run of every notebook on the shipped model: run "
+                         "`make report PROFILE=evaluate` first")
+    digest = file_sha256(SHIPPED_CHECKPOINT)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["# The published report", "", f"The shipped model (`{SHIPPED_CHECKPOINT.name}`, sha256 `{digest}`) "
+             "through `make report PROFILE=evaluate`; `python -m fer_utils.report.results publish` copied the "
+             "executed notebooks here.", "", "| notebook | commit | finished | machine | minutes |",
+             "|---|---|---|---|---|"]
+    for path in executed:
+        run = runs[path.stem]
+        stamp = (f"*Published from `make report PROFILE=evaluate` at commit {run['commit']}, {run['finished']}, on "
+                 f"{run['machine']}, in {run['seconds'] / 60:.1f} minutes; the model's sha256 is `{digest}`.*")
+        notebook = json.loads(path.read_text())
+        notebook["cells"].insert(0, {"cell_type": "markdown", "id": "published", "metadata": {}, "source": [stamp]})
+        (folder / path.name).write_text(json.dumps(notebook, indent=1) + "\n")
+        lines.append(f"| [{path.stem}]({path.name}) | {run['commit']} | {run['finished']} | {run['machine']} | "
+                     f"{run['seconds'] / 60:.1f} |")
+    (folder / "README.md").write_text("\n".join(lines) + "\n")
+    size = sum(p.stat().st_size for p in folder.iterdir())
+    if size > MAX_PUBLISHED_BYTES:
+        raise SystemExit(f"the published report is {size / 1e6:.1f} MB, over {MAX_PUBLISHED_BYTES / 1e6:g} MB")
+    return sorted(folder.iterdir())
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -73,6 +106,7 @@ def main(argv=None) -> int:
     adopt_cmd.add_argument("metrics", type=Path, nargs="?", default=Path("reports/metrics.json"))
     demo_cmd = sub.add_parser("demo", help="write the README's demo GIF: the shipped model over the demo video")
     demo_cmd.add_argument("--data-dir", default="", help="FER2013 folder (default: data/fer2013)")
+    sub.add_parser("publish", help="copy the executed notebooks of make report PROFILE=evaluate into docs/report/")
     args = parser.parse_args(argv)
     if args.command == "ship":
         path = ship(args.checkpoint, args.force)
@@ -82,6 +116,9 @@ def main(argv=None) -> int:
         adopt(args.metrics)
         print(f"{METRICS} and {CONFUSION_FIGURE} updated; `make test` names each number of the README and docs that "
               "no longer agrees with them")
+    elif args.command == "publish":
+        written = publish()
+        print(f"published {len(written)} files in {PUBLISHED}, {sum(p.stat().st_size for p in written) / 1e6:.1f} MB")
     else:
         test = load_arrays(args.data_dir or None, verbose=False).split("test")
         classifier = fast_classifier(load_classifier(SHIPPED_CHECKPOINT, "cpu"))
