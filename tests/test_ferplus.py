@@ -134,20 +134,25 @@ def test_the_join_command_refuses_another_data_set_and_writes_nothing(tiny_fer, 
 
 
 def test_images_from_the_challenge_csv_take_their_votes_by_row(tmp_path):
-    rows = [0, 2, 28709, 32298]  # Training, Training, PublicTest, PrivateTest
-    table = tmp_path / "fer2013.csv"
+    table = tmp_path / "fer2013.csv"  # a row of each class in each split: what convert_csv names its images after
     with open(table, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["emotion", "pixels", "Usage"])
-        for row in range(max(rows) + 1):
-            writer.writerow([row % 7, " ".join(["128"] * 48 * 48) if row in rows else " ".join(["0"] * 2304),
-                             USAGES[row]])
-    arrays = load_arrays(convert_csv(table, tmp_path / "fer2013"), verbose=False)
-    by_name = {name: i for i, name in enumerate(arrays.names)}
-    votes = ferplus.votes_for(arrays)
-    for row in rows:
-        name = next(n for n in by_name if n.endswith(f"_{row:05d}.png"))
-        np.testing.assert_array_equal(votes[by_name[name]], VOTES[row])
+        for row in range(21):
+            usage = ("Training", "PublicTest", "PrivateTest")[row // 7]
+            writer.writerow([row % 7, " ".join([str(row)] * 48 * 48), usage])
+    with pytest.warns(UserWarning, match="subset"):
+        converted = load_arrays(convert_csv(table, tmp_path / "fer2013"), verbose=False)
+    assert sorted(int(ferplus.CSV_NAME.search(name)[1]) for name in converted.names) == list(range(21))
+    assert all(image.mean() == int(ferplus.CSV_NAME.search(name)[1])
+               for image, name in zip(converted.images, converted.names))
+
+    rows = np.array([0, 2, 28709, 32298])  # Training, Training, PublicTest, PrivateTest rows of the full CSV
+    splits = np.array(["train", "train", "PublicTest", "PrivateTest"])
+    names = np.array([f"{'train' if split == 'train' else 'test'}/angry/{USAGES[row]}_{row:05d}.png"
+                      for row, split in zip(rows, splits)])
+    arrays = FERArrays(np.zeros((4, 48, 48), np.uint8), np.zeros(4, int), splits, names, "no join for this hash")
+    np.testing.assert_array_equal(ferplus.votes_for(arrays), VOTES[rows])
 
 
 def test_where_the_votes_are_absent_the_study_says_so_in_one_line(tiny_data):
