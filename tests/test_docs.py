@@ -62,6 +62,14 @@ def test_the_files_options_and_make_targets_named_exist(name):
     assert named(TARGET, text) <= targets, f"{name} names a make target that the Makefile does not have"
 
 
+@pytest.mark.parametrize("folder", ["fer_utils", "benchmarks"])
+def test_the_code_names_only_files_the_repository_has(folder):
+    """Docstrings and comments too: a deleted benchmark or JSON leaves no pointer to it."""
+    missing = sorted(f"{path.relative_to(ROOT)}: {name}" for path in sorted((ROOT / folder).rglob("*.py"))
+                     for name in named(FILE, path.read_text()) if not (ROOT / name).exists())
+    assert not missing, f"the code names files that the repository does not have: {missing}"
+
+
 @pytest.mark.parametrize("name", list(texts()))
 def test_the_profiles_and_detectors_named_exist(name):
     text = texts()[name]

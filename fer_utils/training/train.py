@@ -58,8 +58,8 @@ def use_bf16(config: TrainConfig, device: torch.device) -> bool:
 
 
 def use_channels_last(config: TrainConfig, device: torch.device) -> bool:
-    """``auto``: on CUDA and on every CPU (in fp32 too: 1.26x the images a second on two AVX2 cores,
-    benchmarks/train_throughput.py), not on MPS."""
+    """``auto``: on CUDA and on every CPU (in fp32 too: 1.26x the images a second on two AVX2 cores, measured by
+    train_throughput.py, a benchmark removed in d6449dc), not on MPS."""
     return config.channels_last == "on" if config.channels_last != "auto" else device.type in ("cuda", "cpu")
 
 
