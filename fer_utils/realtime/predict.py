@@ -42,12 +42,12 @@ def show_window(recognizer: EmotionRecognizer, source) -> None:
 
 def predict(recognizer: EmotionRecognizer, source: str, output: Path | None, fps: float | None) -> None:
     """Print each frame's faces of one source, and write them annotated to ``output`` when given."""
-    if Path(source).suffix.lower() in VIDEO_SUFFIXES and output:
+    video = Path(source).suffix.lower() in VIDEO_SUFFIXES
+    if video and output:
         result = run_video(recognizer, source, output, Path(source).stem, fps=fps)
         print(f"{source}: {result['frames']} frames, {result['timeline_df']['frame'].nunique()} with faces; "
               f"wrote {result['video']} and {result['timeline']}")
         return
-    video = Path(source).suffix.lower() in VIDEO_SUFFIXES
     for index, (t, frame) in enumerate(frames(source)):
         results = recognizer(frame)
         name = f"{source} @ {t:.2f}s" if video else (
