@@ -1,7 +1,8 @@
-"""The README, docs/, the model card and the notebooks name only things that exist: profiles, face detectors, training
-options, make targets, files of the repository (JSON, profiles, benchmarks, docs), notebook parameters and
-``fer_utils`` modules (with the names taken from them). Prose that outlives a rename fails here. docs/experiments.md
-and docs/realtime.md's appendix are left out: they log what was, under the names of its day."""
+"""The README, docs/, the model card, the profiles' comments, the Makefile and the notebooks name only things that
+exist: profiles, face detectors, training options, make targets, files of the repository (JSON, profiles, benchmarks,
+docs), notebook parameters and ``fer_utils`` modules (with the names taken from them). Prose that outlives a rename
+fails here. docs/experiments.md and docs/realtime.md's appendix are left out: they log what was, under the names of its
+day."""
 
 import importlib
 import json
@@ -26,10 +27,14 @@ TARGET = re.compile(r"`make ([a-z-]+)")
 
 
 def texts() -> dict[str, str]:
-    """{name: text} of the README, docs/*.md but the experiments' log, and each notebook's cells."""
+    """{name: text} of the README, docs/*.md but the experiments' log, the profiles and sweeps (their comments), the
+    Makefile and each notebook's cells."""
     found = {"README.md": (ROOT / "README.md").read_text(), "models/README.md": (ROOT / "models/README.md").read_text()}
     found |= {f"docs/{path.name}": path.read_text().partition("## Appendix: how the loop was tuned")[0]
               for path in sorted((ROOT / "docs").glob("*.md")) if path.name != "experiments.md"}
+    found |= {f"configs/{path.relative_to(CONFIG_DIR)}": path.read_text()
+              for path in sorted(CONFIG_DIR.rglob("*.yaml"))}
+    found["Makefile"] = (ROOT / "Makefile").read_text()
     for path in sorted(NOTEBOOKS_DIR.glob("*.ipynb")):
         found[f"notebooks/{path.name}"] = "\n".join("".join(cell["source"])
                                                    for cell in json.loads(path.read_text())["cells"])
