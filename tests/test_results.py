@@ -57,6 +57,38 @@ def test_every_measured_number_published_is_in_a_json_a_command_wrote(page):
     assert not unfound, f"{page} gives numbers that no JSON in models/ or ferplus/ holds: {unfound}"
 
 
+BENCHMARK_ON = re.compile(r"`benchmarks/(\w+)\.py` on ((?:[^(),:]|\([^()]*\))+)")  # "`benchmarks/x.py` on MACHINE"
+MACHINE_KEYS = ("machine", "device", "cpu")  # where a benchmark's JSON records the machine it ran on
+
+
+def machines_recorded(benchmark: str) -> set[str]:
+    """The machines that the JSON files in models/ which ``benchmarks/<benchmark>.py`` names were written on."""
+    source = (ROOT / "benchmarks" / f"{benchmark}.py").read_text()
+    found = set()
+    for name in set(re.findall(r"[\w-]+\.json", source)):
+        path = ROOT / "models" / name
+        record = json.loads(path.read_text()) if path.exists() else {}
+        found |= {record[key] for key in MACHINE_KEYS if isinstance(record, dict) and key in record}
+    return found
+
+
+@pytest.mark.parametrize("page", PUBLISHED)
+def test_a_benchmark_cited_on_a_machine_wrote_its_json_there(page):
+    """A page that gives a benchmark's figures names the machine its JSON was written on, not an older run's."""
+    cited = BENCHMARK_ON.findall((ROOT / page).read_text())
+    wrong = [f"{name}.py on {machine.strip()}" for name, machine in cited
+             if machine.strip() not in machines_recorded(name)]
+    assert not wrong, f"{page} cites benchmarks on machines their JSON does not record: {wrong}"
+
+
+def test_the_machine_check_reads_the_machine_a_page_names():
+    text = ("(`benchmarks/realtime_fps.py` on Intel(R) Xeon(R) Processor (2 cores, AMX)): 113 frames; "
+            "(`benchmarks/score_folder.py` on AMD EPYC (2 cores, AVX-512 with bf16)): 41 s")
+    assert BENCHMARK_ON.findall(text) == [("realtime_fps", "Intel(R) Xeon(R) Processor (2 cores, AMX)"),
+                                          ("score_folder", "AMD EPYC (2 cores, AVX-512 with bf16)")]
+    assert "AMD EPYC (2 cores, AVX-512 with bf16)" not in machines_recorded("score_folder")
+
+
 def test_the_check_finds_a_number_that_no_json_holds():
     numbers = np.array([0.68324, 2.473, 3360.0])
     assert stated("68.32", numbers) and stated("2.47", numbers) and stated("56.0", numbers)
